@@ -1,0 +1,12 @@
+# Shortcuts for the two README commands and the developer chores.
+.PHONY: run test fast lint bench
+run:
+	scripts/run.sh
+test:
+	scripts/test.sh
+fast:
+	scripts/test.sh -m "not slow"
+lint:
+	.venv/bin/ruff check qconsole tests benchmarks
+bench:
+	.venv/bin/python benchmarks/decode.py

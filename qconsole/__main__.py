@@ -1,0 +1,5 @@
+import sys
+
+from qconsole.cli import main
+
+sys.exit(main())

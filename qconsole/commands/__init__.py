@@ -1,0 +1,1 @@
+"""Subcommands of the ``qconsole`` CLI, one module each (see qconsole/cli.py)."""

@@ -1,0 +1,361 @@
+"""Probe suites generated offline by reasoning-gym, described by configuration, not code.
+
+Why: "trained on abstract deduction, test numeric analogy" should be one line of configuration.
+reasoning-gym generates and scores about a hundred reasoning families offline and
+deterministically, so a suite is just ``family + options + size + seed``::
+
+    {"suite": "transfer-near", "family": "basic_arithmetic", "size": 50, "seed": 1,
+     "distance": "near", "topic": "arithmetic", "config": {"max_digits": 2}}
+
+or ``{"preset": "chain_sum", "suite": "in-domain-sums", "distance": "in-domain"}``.
+
+Each item's prompt is the family's question followed by an instruction to end with "The answer
+is X."; its checker (kind ``gym``) extracts X and asks reasoning-gym's own scorer, counting only
+full credit (partial-credit scores count as wrong; a scorer that raises counts as wrong). The
+checker stores only ``family, seed, size, config, index``: the item is regenerated to score it,
+so probe items can cross a process boundary as JSON.
+
+Known label problems are filtered out, never silently scored (the suite's ``meta["dropped"]``
+says how many): ``family_relationships`` labels in-law relations wrongly (reasoning-gym issue
+535), and ``basic_arithmetic`` mislabels some items (left-to-right evaluation without
+parentheses, floor division), so arithmetic families with an ``expression`` are re-evaluated
+exactly and kept only where the label agrees. ``propositional_logic`` items whose premises
+contradict each other are dropped: every conclusion follows from them, so any reply would score.
+
+Seeds: reasoning-gym seeds item ``i`` with ``seed + i``, so seed 1 and seed 2 share all but one
+item. Keep evaluation seeds far from training seeds (and from each other); each item's
+``meta["rng_key"]`` (= seed + index) lets a leakage check compare them.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import itertools
+import json
+import operator
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from qconsole.errors import QConsoleError
+from qconsole.evaluation.checkers import Checker, clean_answer, cued_segment
+from qconsole.evaluation.probes import ProbeItem, ProbeSet
+from qconsole.evaluation.results import DISTANCES
+
+DEFAULT_INSTRUCTION = 'End your reply with "The answer is X.", where X is your final answer.'
+SUITE_KEYS = ("suite", "preset", "family", "size", "seed", "distance", "topic", "config",
+              "instruction", "ignore_case")
+MAX_SIZE = 100_000
+
+# Named starting points. Values are GymSuiteConfig fields; "config" goes to create_dataset.
+PRESETS: dict[str, dict[str, Any]] = {
+    "chain_sum": {
+        "family": "chain_sum", "topic": "arithmetic",
+        "config": {"min_terms": 2, "max_terms": 4, "min_digits": 1, "max_digits": 1},
+    },
+    "chain_sum_2digit": {
+        "family": "chain_sum", "topic": "arithmetic",
+        "config": {"min_terms": 2, "max_terms": 4, "min_digits": 2, "max_digits": 2},
+    },
+    "basic_arithmetic": {
+        "family": "basic_arithmetic", "topic": "arithmetic",
+        "config": {"min_terms": 2, "max_terms": 4, "min_digits": 1, "max_digits": 2},
+    },
+    "syllogism": {"family": "syllogism", "topic": "deduction", "ignore_case": True},
+    "propositional_logic": {"family": "propositional_logic", "topic": "deduction"},
+    "knights_knaves": {"family": "knights_knaves", "topic": "deduction"},
+    "family_relationships": {"family": "family_relationships", "topic": "relations",
+                             "ignore_case": True},
+}
+
+
+@dataclass(frozen=True)
+class GymSuiteConfig:
+    suite: str
+    family: str
+    size: int = 50
+    seed: int = 1
+    distance: str | None = None
+    topic: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    instruction: str = DEFAULT_INSTRUCTION
+    ignore_case: bool = False  # accept the oracle answer in any letter case
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite, "family": self.family, "size": self.size, "seed": self.seed,
+            "distance": self.distance, "topic": self.topic, "config": dict(self.config),
+            "instruction": self.instruction, "ignore_case": self.ignore_case,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "gym suite") -> GymSuiteConfig:
+        """Validate a suite description; ``preset`` fills defaults the other keys override."""
+        if not isinstance(data, Mapping):
+            raise QConsoleError(f"{where}: a gym suite must be a mapping")
+        unknown = [k for k in data if k not in SUITE_KEYS]
+        if unknown:
+            raise QConsoleError(
+                f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(SUITE_KEYS)}"
+            )
+        merged: dict[str, Any] = {}
+        preset_name = data.get("preset")
+        if preset_name is not None:
+            if not isinstance(preset_name, str) or preset_name not in PRESETS:
+                raise QConsoleError(
+                    f"{where}: unknown preset {preset_name!r}; presets: {', '.join(PRESETS)}"
+                )
+            merged.update(PRESETS[preset_name])
+            merged["config"] = dict(PRESETS[preset_name].get("config", {}))
+        for key, value in data.items():
+            if key == "config" and value is not None:
+                if not isinstance(value, Mapping):
+                    raise QConsoleError(f"{where}: 'config' must be a mapping of options")
+                clash = [k for k in ("seed", "size") if k in value]
+                if clash:
+                    raise QConsoleError(
+                        f"{where}: put {clash[0]!r} at the suite level, not inside 'config'"
+                    )
+                merged["config"] = {**merged.get("config", {}), **value}
+            elif key != "preset":
+                merged[key] = value
+        family = merged.get("family")
+        if not isinstance(family, str) or not family:
+            raise QConsoleError(f"{where}: needs a 'family' or a 'preset'")
+        merged.setdefault("suite", preset_name or family)
+        for key in ("size", "seed"):
+            value = merged.get(key, 50 if key == "size" else 1)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise QConsoleError(f"{where}: {key!r} must be a whole number, got {value!r}")
+            merged[key] = value
+        if not 1 <= merged["size"] <= MAX_SIZE:
+            raise QConsoleError(f"{where}: 'size' must be between 1 and {MAX_SIZE}")
+        if merged["seed"] < 0:
+            raise QConsoleError(f"{where}: 'seed' must be >= 0")
+        distance = merged.get("distance")
+        if distance is not None and distance not in DISTANCES:
+            raise QConsoleError(f"{where}: 'distance' must be one of {', '.join(DISTANCES)}")
+        for key in ("suite", "topic", "instruction"):
+            if merged.get(key) is not None and not isinstance(merged[key], str):
+                raise QConsoleError(f"{where}: {key!r} must be text")
+        if not isinstance(merged.get("ignore_case", False), bool):
+            raise QConsoleError(f"{where}: 'ignore_case' must be true or false")
+        return cls(**{k: v for k, v in merged.items() if v is not None or k in ("distance",
+                                                                                "topic")})
+
+
+def preset(name: str, **overrides: Any) -> GymSuiteConfig:
+    """A preset as a config, e.g. ``preset("syllogism", distance="far", size=100, seed=7)``."""
+    return GymSuiteConfig.from_dict({"preset": name, **overrides}, where=f"preset {name!r}")
+
+
+def gym_families() -> list[str]:
+    """Names of every family reasoning-gym can generate."""
+    _rg()
+    from reasoning_gym.factory import DATASETS
+
+    return sorted(DATASETS)
+
+
+def _rg() -> Any:
+    try:
+        import reasoning_gym
+    except ImportError as e:  # pragma: no cover - it is a declared dependency
+        raise QConsoleError("reasoning-gym is not installed: pip install reasoning-gym") from e
+    return reasoning_gym
+
+
+@functools.lru_cache(maxsize=64)
+def _dataset(family: str, seed: int, size: int, config_json: str) -> Any:
+    rg = _rg()
+    try:
+        return rg.create_dataset(family, seed=seed, size=size, **json.loads(config_json))
+    except (TypeError, ValueError, AssertionError) as e:
+        if family not in gym_families():
+            raise QConsoleError(
+                f"unknown reasoning-gym family {family!r}; see gym_families()"
+            ) from e
+        raise QConsoleError(f"reasoning-gym rejected the options for {family!r}: {e}") from e
+
+
+@functools.lru_cache(maxsize=4096)
+def _entry(family: str, seed: int, size: int, config_json: str, index: int) -> dict[str, Any]:
+    try:
+        return _dataset(family, seed, size, config_json)[index]
+    except QConsoleError:
+        raise
+    except Exception as e:  # a generator bug for some option values; name it, do not crash
+        raise QConsoleError(
+            f"reasoning-gym could not generate {family} item {index} (seed {seed}): {e}"
+        ) from e
+
+
+def _config_json(config: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(dict(config), sort_keys=True)
+    except TypeError as e:
+        raise QConsoleError(f"gym 'config' must hold plain values: {e}") from e
+
+
+# ---------------------------------------------------------------------------------------------
+# Label checks
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv}
+
+
+def exact_value(expression: str) -> Fraction | None:
+    """Exact value of an arithmetic expression (+ - * / parentheses, unary minus), or None."""
+    def ev(node: ast.AST) -> Fraction:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return Fraction(str(node.value))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            v = ev(node.operand)
+            return -v if isinstance(node.op, ast.USub) else v
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        raise ValueError(f"unsupported syntax {type(node).__name__}")
+
+    try:
+        return ev(ast.parse(expression.replace("×", "*").replace("÷", "/"), mode="eval"))
+    except (SyntaxError, ValueError, ZeroDivisionError):
+        return None
+
+
+def label_is_trustworthy(family: str, entry: Mapping[str, Any]) -> bool:
+    """False for items whose reference label is known or shown to be wrong."""
+    meta = entry.get("metadata") or {}
+    if family == "family_relationships":
+        return "in-law" not in str(meta.get("relationship", entry.get("answer", "")))
+    if family == "propositional_logic":
+        return _premises_satisfiable(meta)
+    if "expression" in meta and family in ("basic_arithmetic", "chain_sum"):
+        value = exact_value(str(meta["expression"]))
+        try:
+            label = Fraction(str(entry["answer"]).strip())
+        except (ValueError, ZeroDivisionError):
+            return False
+        return value is not None and value == label
+    return True
+
+
+def _premises_satisfiable(meta: Mapping[str, Any]) -> bool:
+    """Contradictory premises entail every formula, so any answer would score: drop those."""
+    try:
+        from reasoning_gym.logic.propositional_logic import Expression
+
+        premises = [Expression.from_string(p) for p in meta["premises"]]
+        variables = sorted(set(meta["variables"]))
+        for bits in itertools.product((False, True), repeat=len(variables)):
+            assignment = dict(zip(variables, bits, strict=True))
+            if all(p.evaluate(assignment) for p in premises):
+                return True
+    except (ImportError, KeyError, ValueError, AttributeError):
+        pass
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and scoring
+
+
+def build_gym_suite(cfg: GymSuiteConfig) -> ProbeSet:
+    """Generate ``cfg.size`` probe items (skipping untrustworthy labels) deterministically."""
+    config_json = _config_json(cfg.config)
+    generated = cfg.size * 3 + 20  # room for the items the label checks drop
+    items: list[ProbeItem] = []
+    dropped = 0
+    for index in range(generated):
+        if len(items) == cfg.size:
+            break
+        entry = _entry(cfg.family, cfg.seed, generated, config_json, index)
+        if not label_is_trustworthy(cfg.family, entry):
+            dropped += 1
+            continue
+        oracle = entry.get("answer")
+        checker = Checker(
+            kind="gym",
+            answer=oracle if isinstance(oracle, str) else None,
+            ignore_case=cfg.ignore_case,
+            gym={"family": cfg.family, "seed": cfg.seed, "size": generated,
+                 "config": json.loads(config_json), "index": index},
+        )
+        items.append(ProbeItem(
+            id=f"{cfg.suite}:{index:04d}",
+            suite=cfg.suite,
+            prompt=f"{entry['question'].rstrip()}\n\n{cfg.instruction}".strip(),
+            checker=checker,
+            topic=cfg.topic,
+            distance=cfg.distance,
+            cluster=None,
+            meta={"family": cfg.family, "seed": cfg.seed, "index": index,
+                  "rng_key": cfg.seed + index, "question": entry["question"]},
+        ))
+    if len(items) < cfg.size:
+        raise QConsoleError(
+            f"gym suite {cfg.suite!r}: only {len(items)} of {cfg.size} {cfg.family} items have "
+            f"trustworthy labels; change its options"
+        )
+    return ProbeSet(
+        suite=cfg.suite,
+        items=tuple(items),
+        source=f"reasoning-gym:{cfg.family}",
+        description=f"reasoning-gym {cfg.family}, seed {cfg.seed}, {cfg.size} items",
+        meta={"family": cfg.family, "seed": cfg.seed, "config": json.loads(config_json),
+              "dropped": dropped},
+    )
+
+
+def answer_candidates(reply: str) -> list[str]:
+    """Readings of the reply's final answer to offer the scorer, most literal first.
+
+    The cued answer ("The answer is X.") when there is one, else the last non-empty line;
+    cleaned of markdown/quotes/closing period, whole and cut at its first sentence end. Raw
+    text is never offered: some scorers give stray punctuation credit.
+    """
+    seg = cued_segment(reply)
+    if seg is None:
+        lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
+        if not lines:
+            return []
+        seg = lines[-1]
+    first_sentence = seg
+    for i, ch in enumerate(seg):
+        if ch in ".!?" and (i + 1 == len(seg) or seg[i + 1].isspace()) and i > 0:
+            first_sentence = seg[:i]
+            break
+    out: list[str] = []
+    for c in (clean_answer(seg), clean_answer(first_sentence)):
+        if c and c not in out:
+            out.append(c)
+    return out
+
+
+def score_gym_reply(checker: Checker, reply: str) -> bool:
+    """True when reasoning-gym gives the reply's final answer full credit."""
+    g = checker.gym
+    try:
+        key = (g["family"], int(g["seed"]), int(g["size"]), _config_json(g.get("config", {})))
+        index = int(g["index"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise QConsoleError(f"malformed gym checker: {dict(g)!r}") from e
+    entry = _entry(*key, index)
+    ds = _dataset(*key)
+    oracle = entry.get("answer")
+    candidates = answer_candidates(reply)
+    if (checker.ignore_case and isinstance(oracle, str)
+            and any(c.casefold() == oracle.strip().casefold() for c in candidates)):
+        return True
+    return any(_score(ds, c, entry) >= 1.0 - 1e-9 for c in candidates)
+
+
+def _score(ds: Any, answer: str, entry: Mapping[str, Any]) -> float:
+    try:
+        return float(ds.score_answer(answer, entry))
+    except Exception:  # some scorers raise on odd text; an unreadable answer is a wrong one
+        return 0.0

@@ -1,0 +1,70 @@
+"""Every console action in one registry: it feeds the key bindings, the footer, the help
+screen and the command palette, so a key is defined once and shown the same everywhere.
+
+Users remap keys by action id in the ``[keys]`` table of the config (see qconsole/config.py);
+Textual's keymap does the remapping, by binding id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: str
+    key: str
+    description: str
+    help: str
+    group: str = "Chat"
+    show: bool = True  # in the footer
+    priority: bool = False
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("cancel", "escape", "Cancel", "Stop both replies mid-stream", priority=True),
+    ActionSpec("help", "f1", "Help", "Show every key and what it does"),
+    ActionSpec("settings", "f2", "Settings", "Sampling settings and prompt template (both sides)"),
+    ActionSpec("pick_adapter", "f3", "Adapter", "Choose the adapter of the right pane"),
+    ActionSpec("review", "f4", "Review", "Browse saved sessions offline", group="Sessions"),
+    ActionSpec("train", "f5", "Train", "Train a LoRA on all corrections", group="Loop"),
+    ActionSpec("evaluate", "f6", "Evaluate", "Evaluate base against adapter", group="Loop"),
+    ActionSpec("jobs", "f7", "Jobs", "Show the training/evaluation pane", group="Loop"),
+    ActionSpec("regenerate", "ctrl+r", "Regenerate", "Regenerate the last reply of both sides"),
+    ActionSpec("edit_last", "ctrl+e", "Edit last", "Edit and resend your last message"),
+    ActionSpec("new_session", "ctrl+n", "New", "Start a new session", group="Sessions"),
+    ActionSpec("focus_turns", "ctrl+t", "Turns", "Move to the turns to mark them", group="Mark"),
+    ActionSpec("quit", "ctrl+q", "Quit", "Quit (everything is already saved)", priority=True),
+)
+
+# Keys inside a chat pane (turn navigation and marking); listed in help, bound on the pane.
+PANE_ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("prev_turn", "up,k", "Prev turn", "Select the previous turn", group="Mark"),
+    ActionSpec("next_turn", "down,j", "Next turn", "Select the next turn", group="Mark"),
+    ActionSpec("other_pane", "left,right,h,l", "Other side", "Switch between base and adapter",
+               group="Mark"),
+    ActionSpec("mark", "m", "Mark", "Mark this reply as failing and name the failure",
+               group="Mark"),
+    ActionSpec("rewrite", "w", "Rewrite", "Rewrite this reply (the training target)",
+               group="Mark"),
+    ActionSpec("prefer", "p", "Prefer", "Prefer this side's reply (a preference pair)",
+               group="Mark"),
+    ActionSpec("undo", "u", "Undo", "Undo the last mark, rewrite or preference", group="Mark"),
+)
+
+
+def bindings(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[Binding]:
+    return [
+        Binding(s.key, s.id, s.description, show=s.show, priority=s.priority, id=s.id)
+        for s in specs
+    ]
+
+
+def known_ids() -> set[str]:
+    return {s.id for s in (*ACTIONS, *PANE_ACTIONS)}
+
+
+def effective_key(spec: ActionSpec, keymap: dict[str, str]) -> str:
+    return keymap.get(spec.id, spec.key)

@@ -1,0 +1,353 @@
+"""The qconsole app: two live chats side by side, one input, keys for the whole loop.
+
+The UI thread never waits: models load in a thread worker, each side streams in its own thread
+worker into a :class:`StreamBuffer`, and a timer moves buffered text onto the screen. Workers
+report back with messages (qconsole/ui/messages.py); handlers here own the state.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, LoadingIndicator, Static
+
+from qconsole.chat.side import ChatSide, TurnOutcome
+from qconsole.config import Config, load_config, load_state, save_state
+from qconsole.errors import QConsoleError
+from qconsole.inference.llama_backend import GenerationStats
+from qconsole.sampling import SamplingSettings
+from qconsole.ui.actions import ACTIONS, bindings, known_ids
+from qconsole.ui.chat_pane import ChatPane, TurnState
+from qconsole.ui.messages import ModelsLoaded, ReplyFinished
+from qconsole.ui.stream_buffer import StreamBuffer
+from qconsole.ui.themes import DEFAULT_THEME, load_themes
+
+FLUSH_INTERVAL_S = 1 / 25
+NO_ADAPTER_TEXT = (
+    "No adapter yet.\n\n"
+    "This pane shows the same base model patched with a LoRA adapter.\n"
+    "Make one: Ctrl+T to select a turn, m to mark a failing reply, w to rewrite it,\n"
+    "then F5 to train. Or drop a PEFT adapter directory into adapters/ and press F3."
+)
+
+
+class QConsoleApp(App[None]):
+    TITLE = "qconsole"
+    BINDINGS = bindings(ACTIONS)
+    CSS = """
+    #panes { height: 1fr; }
+    #loading { height: 3; }
+    #prompt { margin: 0 1; }
+    #status { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
+    """
+
+    def __init__(self, config: Config | None = None, *, model: str | None = None) -> None:
+        super().__init__()
+        self.config = config or load_config()
+        if model:
+            self.config.model = model
+        self.settings: SamplingSettings = self.config.sampling
+        self.template_choice = self.config.template
+        self.sides: dict[str, ChatSide | None] = {"left": None, "right": None}
+        self.buffers = {"left": StreamBuffer(), "right": StreamBuffer()}
+        self.streaming: dict[str, int] = {}  # side -> turn index in flight
+        self.cancel_event = threading.Event()
+        self.user_turns: list[str] = []
+        self.last_speed: dict[str, float] = {}
+        self.model_name = self.config.model
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield LoadingIndicator(id="loading")
+        with Horizontal(id="panes"):
+            yield ChatPane("left", id="left")
+            yield ChatPane("right", id="right")
+        yield Input(placeholder="Loading the model…", id="prompt", disabled=True)
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        themes, warnings = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        saved = load_state().get("theme")
+        names = set(self.available_themes)
+        if saved in names:
+            self.theme = saved
+        elif DEFAULT_THEME in names:
+            self.theme = DEFAULT_THEME
+        self.theme_changed_signal.subscribe(self, lambda t: save_state(theme=t.name))
+        for w in warnings:
+            self.notify(w, severity="warning")
+        keymap = {k: v for k, v in self.config.keys.items() if k in known_ids()}
+        unknown = sorted(set(self.config.keys) - known_ids())
+        if unknown:
+            self.notify(f"unknown actions in [keys]: {', '.join(unknown)}", severity="warning")
+        if keymap:
+            self.set_keymap(keymap)
+        self.sub_title = self.settings.summary()
+        self.query_one("#left", ChatPane).set_title(f"base · {self.model_name}", "loading…")
+        self.query_one("#right", ChatPane).set_title("adapter", "")
+        self.set_status("loading the model in the background…")
+        self.set_interval(FLUSH_INTERVAL_S, self._flush_streams)
+        self.load_models()
+
+    # -- status ----------------------------------------------------------------------------
+    def set_status(self, text: str) -> None:
+        self.query_one("#status", Static).update(Text(text))
+
+    def _status_line(self) -> str:
+        left = self.sides["left"]
+        parts = [left.model_name if left else self.model_name]
+        if left:
+            parts.append(f"template {left.template.name}")
+        for side in ("left", "right"):
+            speed = self.last_speed.get(side)
+            if speed is not None:
+                parts.append(f"{side} {speed:.1f} tok/s")
+        if self.streaming:
+            parts.append("generating… (Esc cancels)")
+        return "  │  ".join(parts)
+
+    # -- loading ---------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_models(self) -> None:
+        from qconsole.chat.loader import load_sides
+
+        try:
+            left, right, right_note = load_sides(self.config, self.template_choice)
+            self.post_message(ModelsLoaded(left, right, right_note=right_note))
+        except QConsoleError as exc:
+            self.post_message(ModelsLoaded(None, None, error=str(exc)))
+        except Exception as exc:  # a bug, but the console must stay up to say so
+            self.post_message(ModelsLoaded(None, None, error=f"{type(exc).__name__}: {exc}"))
+
+    def on_models_loaded(self, msg: ModelsLoaded) -> None:
+        self.query_one("#loading").display = False
+        prompt = self.query_one("#prompt", Input)
+        left_pane = self.query_one("#left", ChatPane)
+        right_pane = self.query_one("#right", ChatPane)
+        if msg.error:
+            self.notify(msg.error, title="model failed to load", severity="error", timeout=30)
+            left_pane.show_placeholder(f"The model could not be loaded:\n{msg.error}")
+            left_pane.set_title("base · not loaded")
+            self.set_status(f"error: {msg.error}")
+            return
+        self.sides["left"], self.sides["right"] = msg.left, msg.right
+        assert msg.left is not None
+        self.model_name = msg.left.model_name
+        left_pane.set_title(f"base · {msg.left.title}", msg.left.template.name)
+        if msg.right is not None:
+            right_pane.clear_placeholder()
+            right_pane.set_title(f"adapter · {msg.right.adapter_name}", msg.right.model_name)
+        else:
+            right_pane.set_title("adapter · none")
+            right_pane.show_placeholder(msg.right_note or NO_ADAPTER_TEXT)
+        prompt.disabled = False
+        prompt.placeholder = "Type a message; Enter sends it to both sides"
+        prompt.focus()
+        self.set_status(self._status_line())
+
+    # -- sending ---------------------------------------------------------------------------
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value
+        if not text.strip():
+            return
+        if self.streaming:
+            self.notify("still generating — Esc cancels", severity="warning")
+            return
+        if self.sides["left"] is None:
+            self.notify("the model is not loaded yet", severity="warning")
+            return
+        event.input.value = ""
+        self.send(text)
+
+    def send(self, text: str) -> None:
+        self.cancel_event = threading.Event()
+        self.user_turns.append(text)
+        for side_name in ("left", "right"):
+            side = self.sides[side_name]
+            if side is None:
+                continue
+            pane = self.query_one(f"#{side_name}", ChatPane)
+            view = pane.add_turn(TurnState(user=text, streaming=True))
+            index = pane.turns.index(view)
+            self.streaming[side_name] = index
+            self.run_worker(
+                partial(self._generate, side, index, text, self.settings, self.cancel_event),
+                thread=True,
+                group=f"gen-{side_name}",
+                exit_on_error=False,
+            )
+        self.set_status(self._status_line())
+
+    def _generate(
+        self,
+        side: ChatSide,
+        index: int,
+        text: str,
+        settings: SamplingSettings,
+        cancel: threading.Event,
+    ) -> None:
+        """Worker thread: stream one side's reply into its buffer, then report."""
+        stats = GenerationStats()
+        note = error = None
+        buf = self.buffers[side.side]
+        try:
+            plan = side.plan(text, settings)
+            note = plan.note
+            for piece in side.stream_turn(text, settings, cancel=cancel, stats=stats, plan=plan):
+                buf.append(piece)
+        except QConsoleError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        self.post_message(ReplyFinished(side.side, index, text, stats, note, error))
+
+    def _flush_streams(self) -> None:
+        for side_name, index in list(self.streaming.items()):
+            text = self.buffers[side_name].drain()
+            if text:
+                self.query_one(f"#{side_name}", ChatPane).append_text(index, text)
+
+    def on_reply_finished(self, msg: ReplyFinished) -> None:
+        pane = self.query_one(f"#{msg.side}", ChatPane)
+        rest = self.buffers[msg.side].drain()
+        view = pane.turns[msg.index]
+        view.state.reply = (view.state.reply + rest).strip()
+        view.state.streaming = False
+        view.state.note = msg.note
+        view.state.error = msg.error
+        st = msg.stats
+        if msg.error is None:
+            view.state.stats = (
+                f"{st.completion_tokens} tok · {st.tokens_per_s:.1f} tok/s · "
+                f"ttft {1000 * (st.ttft_s or 0):.0f} ms · {st.finish_reason}"
+            )
+            self.last_speed[msg.side] = st.tokens_per_s
+        view.refresh_state()
+        side = self.sides[msg.side]
+        if side is not None and msg.error is None:
+            side.commit(TurnOutcome(msg.user, view.state.reply, st, msg.note))
+        if msg.error:
+            self.notify(f"{msg.side}: {msg.error}", severity="error")
+        self.streaming.pop(msg.side, None)
+        self.set_status(self._status_line())
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_cancel(self) -> None:
+        if self.streaming:
+            self.cancel_event.set()
+        else:
+            self.query_one("#prompt", Input).focus()
+
+    def action_help(self) -> None:
+        from qconsole.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(dict(self.config.keys)))
+
+    def action_settings(self) -> None:
+        from qconsole.ui.screens.settings import SettingsScreen
+
+        def apply(result: tuple[SamplingSettings, str] | None) -> None:
+            if result is None:
+                return
+            self.settings, template = result
+            self.sub_title = self.settings.summary()
+            if template != self.template_choice:
+                self.template_choice = template
+                for side in self.sides.values():
+                    if side is not None:
+                        side.template = self._template_for(side)
+                self.notify(f"prompt template: {template}")
+            self.set_status(self._status_line())
+
+        self.push_screen(SettingsScreen(self.settings, self.template_choice), apply)
+
+    def _template_for(self, side: ChatSide):
+        from qconsole.chat.loader import template_for_backend
+
+        return template_for_backend(side.backend, self.template_choice)
+
+    def action_regenerate(self) -> None:
+        if self.streaming or not self.user_turns:
+            return
+        text = self._drop_last_turn()
+        if text is not None:
+            self.send(text)
+
+    def action_edit_last(self) -> None:
+        if self.streaming or not self.user_turns:
+            return
+        text = self._drop_last_turn()
+        if text is not None:
+            prompt = self.query_one("#prompt", Input)
+            prompt.value = text
+            prompt.focus()
+
+    def _drop_last_turn(self) -> str | None:
+        text = self.user_turns.pop()
+        for side_name in ("left", "right"):
+            side = self.sides[side_name]
+            pane = self.query_one(f"#{side_name}", ChatPane)
+            if side is not None:
+                side.drop_last_turn()
+            if pane.turns:
+                pane.turns.pop().remove()
+        return text
+
+    def action_new_session(self) -> None:
+        if self.streaming:
+            self.cancel_event.set()
+        self.user_turns.clear()
+        for side_name in ("left", "right"):
+            side = self.sides[side_name]
+            if side is not None:
+                side.clear()
+            self.query_one(f"#{side_name}", ChatPane).clear_turns()
+        self.notify("new session")
+
+    def action_focus_turns(self) -> None:
+        self.query_one("#left", ChatPane).focus()
+
+    def on_chat_pane_action(self, msg: ChatPane.Action) -> None:
+        if msg.action == "other_pane":
+            other = "right" if msg.pane.side == "left" else "left"
+            target = self.query_one(f"#{other}", ChatPane)
+            target.selected = msg.pane.selected
+            target.focus()
+            return
+        self.notify(f"{msg.action}: not available yet", severity="warning")
+
+    def action_pick_adapter(self) -> None:
+        self.notify("adapter picker: not available yet", severity="warning")
+
+    def action_review(self) -> None:
+        self.notify("review: not available yet", severity="warning")
+
+    def action_train(self) -> None:
+        self.notify("training: not available yet", severity="warning")
+
+    def action_evaluate(self) -> None:
+        self.notify("evaluation: not available yet", severity="warning")
+
+    def action_jobs(self) -> None:
+        self.notify("jobs: not available yet", severity="warning")
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        for spec in ACTIONS:
+            if spec.id in {"quit", "help"}:
+                continue
+            yield SystemCommand(spec.description, spec.help, partial(self.run_action, spec.id))
+
+    def on_unmount(self) -> None:
+        self.cancel_event.set()
+

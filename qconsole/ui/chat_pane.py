@@ -1,0 +1,182 @@
+"""One side of the comparison on screen: its title, its turns, the selected turn.
+
+Model text is rendered as ``rich.text.Text`` built from :func:`visible_text`, never parsed as
+markup, so "[bold]" or an escape sequence in a reply shows up literally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Group
+from rich.text import Text
+from textual.message import Message as TextualMessage
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+from qconsole.text_safety import visible_text
+from qconsole.ui.actions import PANE_ACTIONS, bindings
+
+
+@dataclass
+class TurnState:
+    """What a pane shows for one turn of its side."""
+
+    user: str
+    reply: str = ""
+    streaming: bool = False
+    stats: str = ""
+    note: str | None = None
+    error: str | None = None
+    marks: list[str] = field(default_factory=list)
+    rewrite: str | None = None
+    preferred: bool = False
+
+
+class TurnView(Widget):
+    DEFAULT_CSS = """
+    TurnView { height: auto; padding: 0 1; margin-bottom: 1; }
+    TurnView.selected { background: $boost; border-left: thick $accent; }
+    TurnView.marked { border-left: thick $error; }
+    TurnView.selected.marked { border-left: thick $warning; }
+    """
+
+    def __init__(self, state: TurnState) -> None:
+        super().__init__()
+        self.state = state
+
+    def render(self) -> Group:
+        s = self.state
+        parts: list[Text] = []
+        user = Text.assemble(("you  ", "bold"), visible_text(s.user))
+        parts.append(user)
+        if s.note:
+            parts.append(Text(f"note: {s.note}", style="italic dim"))
+        reply = Text.assemble(("model  ", "bold"), visible_text(s.reply))
+        if s.streaming:
+            reply.append(" ▌", style="blink")
+        parts.append(reply)
+        if s.error:
+            parts.append(Text(f"error: {s.error}", style="bold red"))
+        if s.rewrite is not None:
+            parts.append(Text.assemble(("rewrite  ", "bold green"), visible_text(s.rewrite)))
+        badges = []
+        if s.marks:
+            badges.append(("✗ " + ", ".join(s.marks), "bold red"))
+        if s.preferred:
+            badges.append(("  ★ preferred", "bold yellow"))
+        if s.stats:
+            badges.append(("  " + s.stats, "dim"))
+        if badges:
+            parts.append(Text.assemble(*badges))
+        return Group(*parts)
+
+    def refresh_state(self) -> None:
+        self.set_class(bool(self.state.marks), "marked")
+        self.refresh(layout=True)
+
+
+class ChatPane(Widget, can_focus=True):
+    """A scrolling list of turns for one side, with turn selection for marking."""
+
+    BINDINGS = bindings(PANE_ACTIONS)
+    DEFAULT_CSS = """
+    ChatPane { width: 1fr; height: 1fr; border: round $panel; overflow-y: auto; }
+    ChatPane:focus-within, ChatPane:focus { border: round $accent; }
+    ChatPane > .placeholder { color: $text-muted; padding: 1 2; }
+    """
+
+    selected: reactive[int | None] = reactive(None)
+
+    class Action(TextualMessage):
+        """A marking action asked for on this pane (handled by the app)."""
+
+        def __init__(self, pane: ChatPane, action: str) -> None:
+            super().__init__()
+            self.pane = pane
+            self.action = action
+
+    def __init__(self, side: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.side = side
+        self.turns: list[TurnView] = []
+        self._placeholder: Static | None = None
+
+    def set_title(self, title: str, subtitle: str = "") -> None:
+        self.border_title = title
+        self.border_subtitle = subtitle
+
+    def show_placeholder(self, text: str) -> None:
+        self.clear_placeholder()
+        self._placeholder = Static(Text(text), classes="placeholder")
+        self.mount(self._placeholder)
+
+    def clear_placeholder(self) -> None:
+        if self._placeholder is not None:
+            self._placeholder.remove()
+            self._placeholder = None
+
+    def add_turn(self, state: TurnState) -> TurnView:
+        view = TurnView(state)
+        self.turns.append(view)
+        self.mount(view)
+        self.scroll_end(animate=False)
+        return view
+
+    def clear_turns(self) -> None:
+        for view in self.turns:
+            view.remove()
+        self.turns.clear()
+        self.selected = None
+
+    def append_text(self, index: int, text: str) -> None:
+        view = self.turns[index]
+        view.state.reply += text
+        view.refresh(layout=True)
+        if self.selected is None:
+            self.scroll_end(animate=False)
+
+    def watch_selected(self, old: int | None, new: int | None) -> None:
+        for i, view in enumerate(self.turns):
+            view.set_class(i == new, "selected")
+        if new is not None and 0 <= new < len(self.turns):
+            self.scroll_to_widget(self.turns[new], animate=False)
+
+    def select_last(self) -> None:
+        self.selected = len(self.turns) - 1 if self.turns else None
+
+    def action_prev_turn(self) -> None:
+        if self.turns:
+            cur = len(self.turns) if self.selected is None else self.selected
+            self.selected = max(0, cur - 1)
+
+    def action_next_turn(self) -> None:
+        if self.turns:
+            cur = -1 if self.selected is None else self.selected
+            self.selected = min(len(self.turns) - 1, cur + 1)
+
+    def on_focus(self) -> None:
+        if self.selected is None:
+            self.select_last()
+
+    def on_blur(self) -> None:
+        pass
+
+    def _ask(self, action: str) -> None:
+        self.post_message(self.Action(self, action))
+
+    def action_other_pane(self) -> None:
+        self._ask("other_pane")
+
+    def action_mark(self) -> None:
+        self._ask("mark")
+
+    def action_rewrite(self) -> None:
+        self._ask("rewrite")
+
+    def action_prefer(self) -> None:
+        self._ask("prefer")
+
+    def action_undo(self) -> None:
+        self._ask("undo")

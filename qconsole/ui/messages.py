@@ -1,0 +1,28 @@
+"""Messages that workers post to the app; handlers on the UI thread own all state changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from qconsole.chat.side import ChatSide
+from qconsole.inference.llama_backend import GenerationStats
+
+
+@dataclass
+class ModelsLoaded(Message):
+    left: ChatSide | None
+    right: ChatSide | None
+    error: str | None = None
+    right_note: str | None = None
+
+
+@dataclass
+class ReplyFinished(Message):
+    side: str
+    index: int
+    user: str
+    stats: GenerationStats
+    note: str | None
+    error: str | None

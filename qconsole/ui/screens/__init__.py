@@ -1,0 +1,1 @@
+"""Modal screens of the console: help, settings, marking, rewriting, review, pickers."""

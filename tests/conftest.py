@@ -1,0 +1,48 @@
+"""Shared fixtures. Every test runs with its own workspace and config dir (so nothing touches
+the user's sessions, adapters, config or state), but shares the model cache: the embedded
+model is assembled once per machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK_DATA = ROOT.parent / "shared" / "data" / "benchmarks"
+
+
+@pytest.fixture(autouse=True)
+def isolated_workspace(tmp_path, monkeypatch):
+    ws = tmp_path / "workspace"
+    ws.mkdir()
+    monkeypatch.setenv("QCONSOLE_WORKSPACE", str(ws))
+    monkeypatch.setenv("QCONSOLE_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.delenv("QCONSOLE_SESSIONS", raising=False)
+    monkeypatch.delenv("QCONSOLE_ADAPTERS", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return ws
+
+
+@pytest.fixture(scope="session")
+def embedded_model_path() -> Path:
+    from qconsole.models.embedded import embedded_model_path
+
+    return embedded_model_path()
+
+
+@pytest.fixture(scope="session")
+def backend(embedded_model_path):
+    """One real llama.cpp model for the whole session (loading costs about a second)."""
+    from qconsole.inference.llama_backend import LlamaBackend
+
+    b = LlamaBackend(embedded_model_path, n_ctx=2048)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def benchmark_data() -> Path:
+    if not BENCHMARK_DATA.is_dir():
+        pytest.skip(f"benchmark data not found at {BENCHMARK_DATA}")
+    return BENCHMARK_DATA

@@ -1,0 +1,71 @@
+"""The console driven headless by Pilot, with the real embedded model behind it."""
+
+import asyncio
+
+from qconsole.config import Config
+from qconsole.sampling import SamplingSettings
+from qconsole.ui.app import QConsoleApp
+from qconsole.ui.chat_pane import ChatPane
+
+
+async def wait_for(pilot, predicate, timeout=120.0):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "timed out waiting for the console"
+        await pilot.pause(0.05)
+
+
+def make_app() -> QConsoleApp:
+    cfg = Config(sampling=SamplingSettings(temperature=0.0, max_tokens=24), n_ctx=1024)
+    return QConsoleApp(cfg)
+
+
+async def test_type_a_question_and_see_a_streamed_answer():
+    app = make_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        prompt = app.query_one("#prompt")
+        assert prompt.disabled  # first frame painted before the model is loaded
+        await wait_for(pilot, lambda: not prompt.disabled)
+        await pilot.click("#prompt")
+        await pilot.press(*"What is two plus two?")
+        await pilot.press("enter")
+        left = app.query_one("#left", ChatPane)
+        await wait_for(pilot, lambda: left.turns and not left.turns[0].state.streaming)
+        state = left.turns[0].state
+        assert state.user == "What is two plus two?"
+        assert state.reply.strip() and state.error is None
+        assert "tok/s" in state.stats
+        assert "tok/s" in str(app.query_one("#status").render())
+        # the right pane explains how to get an adapter instead of failing
+        assert app.sides["right"] is None
+
+
+async def test_escape_cancels_and_help_opens():
+    app = make_app()
+    app.settings = SamplingSettings(temperature=0.0, max_tokens=400)
+    async with app.run_test(size=(140, 40)) as pilot:
+        prompt = app.query_one("#prompt")
+        await wait_for(pilot, lambda: not prompt.disabled)
+        await pilot.click("#prompt")
+        await pilot.press(*"Count from 1 to 200: 1, 2, 3, 4,")
+        await pilot.press("enter")
+        left = app.query_one("#left", ChatPane)
+        await wait_for(pilot, lambda: left.turns and len(left.turns[0].state.reply) > 10)
+        await pilot.press("escape")  # long before 400 tokens
+        await wait_for(pilot, lambda: not left.turns[0].state.streaming)
+        assert "cancelled" in left.turns[0].state.stats
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+
+
+async def test_broken_model_is_a_notification_not_a_crash(tmp_path):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    app = QConsoleApp(Config(model=str(bad)))
+    async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: not app.query_one("#loading").display)
+        assert app.sides["left"] is None
+        assert any("truncated" in n.message or "corrupt" in n.message for n in app._notifications)

@@ -1,0 +1,412 @@
+"""What the store hands out: plain frozen dataclasses built from the raw session documents.
+
+Why separate from the raw dicts: the UI and the training code should not depend on the JSON
+layout (which has a schema version and may change), and reading must be lenient (a file from a
+newer qconsole may carry fields this one does not know; they are ignored, not fatal). Input
+checking for writes lives here too (``reply_fields``, ``turn_input``): a typo in a field name
+from the caller fails loudly at once instead of being saved and silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from qconsole.errors import QConsoleError
+from qconsole.store.ids import SIDES
+
+REPLY_STR_FIELDS = (
+    "text", "model", "adapter", "adapter_fingerprint", "template", "finish_reason", "error",
+    "started", "finished",
+)
+REPLY_INT_FIELDS = ("prompt_tokens", "completion_tokens")
+REPLY_FLOAT_FIELDS = ("tokens_per_s", "ttft_s", "elapsed_s")
+REPLY_FIELDS = (*REPLY_STR_FIELDS, *REPLY_INT_FIELDS, *REPLY_FLOAT_FIELDS, "sampling", "extra")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One side's reply to a turn and how it was produced."""
+
+    text: str = ""
+    model: str = ""
+    adapter: str | None = None
+    adapter_fingerprint: str | None = None
+    template: str = ""
+    sampling: dict = field(default_factory=dict)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_per_s: float | None = None
+    ttft_s: float | None = None
+    elapsed_s: float | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Reply:
+        known = {k: doc[k] for k in REPLY_FIELDS if k in doc}
+        known["text"] = known.get("text") or ""
+        known["model"] = known.get("model") or ""
+        known["template"] = known.get("template") or ""
+        known["sampling"] = dict(known.get("sampling") or {})
+        known["extra"] = dict(known.get("extra") or {})
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A reply marked as failing: which kinds of failure, a note, which route step broke."""
+
+    kinds: tuple[str, ...]
+    note: str = ""
+    step: str | None = None
+    at: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.kinds[0] if self.kinds else "other"
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Mark:
+        kinds = doc.get("kinds") or ([doc["kind"]] if doc.get("kind") else ["other"])
+        return cls(
+            kinds=tuple(str(k) for k in kinds),
+            note=str(doc.get("note") or ""),
+            step=doc.get("step") or None,
+            at=str(doc.get("at") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """One version of a person's rewrite of a reply; ``text`` None records a cleared rewrite."""
+
+    text: str | None
+    at: str = ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    turn_id: str
+    index: int
+    user: str
+    created: str
+    updated: str
+    replies: dict[str, Reply]
+    marks: dict[str, Mark]
+    rewrites: dict[str, tuple[Rewrite, ...]]
+    preference: str | None = None
+
+    def reply(self, side: str) -> Reply | None:
+        return self.replies.get(side)
+
+    def mark(self, side: str) -> Mark | None:
+        return self.marks.get(side)
+
+    def rewrite(self, side: str) -> str | None:
+        """The current rewrite of ``side``, or None."""
+        history = self.rewrites.get(side) or ()
+        return history[-1].text if history else None
+
+    def rewrite_history(self, side: str) -> tuple[Rewrite, ...]:
+        return self.rewrites.get(side) or ()
+
+    def final_text(self, side: str) -> str:
+        """What this side should have said: the rewrite where there is one, else the reply."""
+        rewrite = self.rewrite(side)
+        if rewrite is not None:
+            return rewrite
+        reply = self.replies.get(side)
+        return reply.text if reply else ""
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> Turn:
+        replies = {
+            s: Reply.from_doc(r) for s, r in (doc.get("replies") or {}).items()
+            if s in SIDES and isinstance(r, dict)
+        }
+        marks = {
+            s: Mark.from_doc(m) for s, m in (doc.get("marks") or {}).items()
+            if s in SIDES and isinstance(m, dict)
+        }
+        rewrites = {
+            s: tuple(
+                Rewrite(v.get("text"), str(v.get("at") or "")) for v in h if isinstance(v, dict)
+            )
+            for s, h in (doc.get("rewrites") or {}).items()
+            if s in SIDES and isinstance(h, list)
+        }
+        pref = doc.get("preference")
+        return cls(
+            turn_id=doc["turn_id"],
+            index=int(doc.get("index") or 0),
+            user=doc["user"],
+            created=str(doc.get("created") or ""),
+            updated=str(doc.get("updated") or doc.get("created") or ""),
+            replies=replies,
+            marks=marks,
+            rewrites={s: h for s, h in rewrites.items() if h},
+            preference=pref if pref in SIDES else None,
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    created: str
+    updated: str
+    title: str
+    models: dict[str, str]
+    adapters: dict[str, Any]
+    template: str
+    settings: dict
+    system: str
+    extra: dict
+    turns: tuple[Turn, ...]
+    schema_version: int
+    read_only: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def turn(self, turn_id: str) -> Turn:
+        for t in self.turns:
+            if t.turn_id == turn_id:
+                return t
+        raise QConsoleError(f"session {self.id} has no turn {turn_id!r}")
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """One row of the review list, cheap to cache (see ``index.py``)."""
+
+    id: str
+    created: str
+    updated: str
+    title: str
+    models: tuple[str, ...]
+    adapters: tuple[str, ...]
+    template: str
+    n_turns: int
+    n_marks: int
+    n_rewrites: int
+    n_preferences: int
+    kinds: tuple[str, ...]
+    schema_version: int
+    read_only: bool = False
+
+    @property
+    def date(self) -> str:
+        return self.created[:10]
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id, "created": self.created, "updated": self.updated, "title": self.title,
+            "models": list(self.models), "adapters": list(self.adapters),
+            "template": self.template, "n_turns": self.n_turns, "n_marks": self.n_marks,
+            "n_rewrites": self.n_rewrites, "n_preferences": self.n_preferences,
+            "kinds": list(self.kinds), "schema_version": self.schema_version,
+            "read_only": self.read_only,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SessionSummary:
+        return cls(
+            id=d["id"], created=d["created"], updated=d["updated"], title=d["title"],
+            models=tuple(d["models"]), adapters=tuple(d["adapters"]), template=d["template"],
+            n_turns=d["n_turns"], n_marks=d["n_marks"], n_rewrites=d["n_rewrites"],
+            n_preferences=d["n_preferences"], kinds=tuple(d["kinds"]),
+            schema_version=d["schema_version"], read_only=d["read_only"],
+        )
+
+
+# -- input checking for writes ------------------------------------------------------------
+
+
+def _check_json(value: Any, what: str) -> Any:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise QConsoleError(f"{what} cannot be saved as JSON: {exc}") from None
+    return value
+
+
+def reply_fields(fields: dict, *, what: str = "reply") -> dict:
+    """Check and normalise reply fields given by a caller (see REPLY_FIELDS)."""
+    if not isinstance(fields, dict):
+        raise QConsoleError(f"{what} must be a dict of fields, not {type(fields).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key == "adapter" and isinstance(value, dict):
+            out["adapter"] = _opt_str(value.get("name"), f"{what}.adapter.name")
+            if "fingerprint" in value:
+                out["adapter_fingerprint"] = _opt_str(
+                    value.get("fingerprint"), f"{what}.adapter.fingerprint"
+                )
+        elif key in REPLY_STR_FIELDS:
+            out[key] = _opt_str(value, f"{what}.{key}")
+        elif key in REPLY_INT_FIELDS:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise QConsoleError(f"{what}.{key} must be an int or None, not {value!r}")
+            out[key] = value
+        elif key in REPLY_FLOAT_FIELDS:
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if value is not None and not number:
+                raise QConsoleError(f"{what}.{key} must be a number or None, not {value!r}")
+            out[key] = None if value is None or not math.isfinite(value) else float(value)
+        elif key == "sampling":
+            if hasattr(value, "to_dict"):
+                value = value.to_dict()
+            if value is not None and not isinstance(value, dict):
+                raise QConsoleError(f"{what}.sampling must be a dict or SamplingSettings")
+            out[key] = dict(_check_json(value or {}, f"{what}.sampling"))
+        elif key == "extra":
+            if value is not None and not isinstance(value, dict):
+                raise QConsoleError(f"{what}.extra must be a dict")
+            out[key] = dict(_check_json(value or {}, f"{what}.extra"))
+        else:
+            raise QConsoleError(
+                f"unknown {what} field {key!r}; known fields: {', '.join(REPLY_FIELDS)}"
+            )
+    if out.get("text") is None and "text" in out:
+        out["text"] = ""
+    return out
+
+
+def _opt_str(value: Any, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise QConsoleError(f"{what} must be a string or None, not {type(value).__name__}")
+    return value
+
+
+TURN_KEYS = ("user", "left", "right", "replies", "created")
+
+
+def turn_input(turn: dict) -> tuple[str, dict[str, dict], str | None]:
+    """(user text, {side: reply fields}, created) from what ``append_turn`` was given.
+
+    Sides may be given as top-level ``left``/``right`` keys or under ``replies``.
+    """
+    if not isinstance(turn, dict):
+        raise QConsoleError(f"a turn must be a dict, not {type(turn).__name__}")
+    unknown = set(turn) - set(TURN_KEYS)
+    if unknown:
+        raise QConsoleError(
+            f"unknown turn field(s) {sorted(unknown)}; known: {', '.join(TURN_KEYS)}"
+        )
+    user = turn.get("user")
+    if not isinstance(user, str):
+        raise QConsoleError("a turn needs the user's text as a string under 'user'")
+    given = dict(turn.get("replies") or {})
+    for side in SIDES:
+        if turn.get(side) is not None:
+            given[side] = turn[side]
+    replies: dict[str, dict] = {}
+    for side, fields in given.items():
+        if side not in SIDES:
+            raise QConsoleError(f"side must be 'left' or 'right', not {side!r}")
+        if fields is None:
+            continue
+        replies[side] = reply_fields(fields, what=f"{side} reply")
+    created = _opt_str(turn.get("created"), "turn.created")
+    return user, replies, created
+
+
+META_KNOWN = ("title", "models", "adapters", "template", "settings", "system", "extra")
+
+
+def meta_input(meta: dict | None) -> dict:
+    """Session metadata from a caller: known keys checked, unknown keys kept under ``extra``."""
+    meta = dict(meta or {})
+    for reserved in ("id", "created", "updated", "schema_version"):
+        meta.pop(reserved, None)
+    out: dict[str, Any] = {
+        "title": _opt_str(meta.pop("title", None), "meta.title") or "",
+        "models": _str_map(meta.pop("models", None), "meta.models"),
+        "adapters": _adapters(meta.pop("adapters", None)),
+        "template": _opt_str(meta.pop("template", None), "meta.template") or "",
+        "system": _opt_str(meta.pop("system", None), "meta.system") or "",
+    }
+    settings = meta.pop("settings", None)
+    if hasattr(settings, "to_dict"):
+        settings = settings.to_dict()
+    out["settings"] = dict(_check_json(settings or {}, "meta.settings"))
+    extra = dict(meta.pop("extra", None) or {})
+    extra.update(meta)
+    out["extra"] = _check_json(extra, "meta.extra")
+    return out
+
+
+def _str_map(value: Any, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {side: value for side in SIDES}
+    if not isinstance(value, dict):
+        raise QConsoleError(f"{what} must be a dict of side -> name")
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def _adapters(value: Any) -> dict[str, Any]:
+    """{side: {"name", "fingerprint"} or None}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise QConsoleError("meta.adapters must be a dict of side -> adapter")
+    out: dict[str, Any] = {}
+    for side, ad in value.items():
+        if ad is None:
+            out[str(side)] = None
+        elif isinstance(ad, str):
+            out[str(side)] = {"name": ad, "fingerprint": None}
+        elif isinstance(ad, dict):
+            out[str(side)] = {
+                "name": _opt_str(ad.get("name"), "adapter name"),
+                "fingerprint": _opt_str(ad.get("fingerprint"), "adapter fingerprint"),
+            }
+        else:
+            raise QConsoleError(f"meta.adapters[{side!r}] must be a name, a dict or None")
+    return out
+
+
+def adapter_name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("name")
+    return value if isinstance(value, str) else None
+
+
+TITLE_MAX = 80
+
+
+def title_from_text(text: str) -> str:
+    """The first non-empty line, shortened: a session's title when none was given."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
+    return ""
+
+
+def session_from_data(data: dict, *, read_only: bool, warnings: tuple[str, ...]) -> Session:
+    meta = data["meta"]["1"]
+    turn_docs = [d for d in (data.get("turns") or {}).values() if isinstance(d, dict)]
+    turns = tuple(sorted((Turn.from_doc(d) for d in turn_docs), key=lambda t: t.index))
+    return Session(
+        id=meta["id"],
+        created=str(meta.get("created") or ""),
+        updated=str(meta.get("updated") or meta.get("created") or ""),
+        title=str(meta.get("title") or "") or (title_from_text(turns[0].user) if turns else ""),
+        models=dict(meta.get("models") or {}),
+        adapters=dict(meta.get("adapters") or {}),
+        template=str(meta.get("template") or ""),
+        settings=dict(meta.get("settings") or {}),
+        system=str(meta.get("system") or ""),
+        extra=dict(meta.get("extra") or {}),
+        turns=turns,
+        schema_version=int(meta.get("schema_version") or 0),
+        read_only=read_only,
+        warnings=warnings,
+    )

@@ -24,7 +24,7 @@ class ActionSpec:
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("cancel", "escape", "Cancel", "Stop both replies mid-stream", priority=True),
+    ActionSpec("cancel", "escape", "Cancel", "Stop both replies mid-stream"),
     ActionSpec("help", "f1", "Help", "Show every key and what it does"),
     ActionSpec("settings", "f2", "Settings", "Sampling settings and prompt template (both sides)"),
     ActionSpec("pick_adapter", "f3", "Adapter", "Choose the adapter of the right pane"),

@@ -21,9 +21,13 @@ from qconsole.chat.side import ChatSide, TurnOutcome
 from qconsole.config import Config, load_config, load_state, save_state
 from qconsole.errors import QConsoleError
 from qconsole.inference.llama_backend import GenerationStats
+from qconsole.paths import sessions_dir
 from qconsole.sampling import SamplingSettings
+from qconsole.store.recorder import SessionRecorder, TurnHandle
+from qconsole.store.store import SessionStore
 from qconsole.ui.actions import ACTIONS, bindings, known_ids
 from qconsole.ui.chat_pane import ChatPane, TurnState
+from qconsole.ui.marking import MarkingController
 from qconsole.ui.messages import ModelsLoaded, ReplyFinished
 from qconsole.ui.stream_buffer import StreamBuffer
 from qconsole.ui.themes import DEFAULT_THEME, load_themes
@@ -59,6 +63,12 @@ class QConsoleApp(App[None]):
         self.streaming: dict[str, int] = {}  # side -> turn index in flight
         self.cancel_event = threading.Event()
         self.user_turns: list[str] = []
+        self.handles: list[TurnHandle] = []  # every turn sent this session, in order
+        self.store: SessionStore | None = None
+        self.recorder: SessionRecorder | None = None
+        self.marking = MarkingController(
+            self, lambda: self.recorder, self.handles, lambda side: self.query_one(f"#{side}")
+        )
         self.last_speed: dict[str, float] = {}
         self.model_name = self.config.model
 
@@ -93,11 +103,44 @@ class QConsoleApp(App[None]):
         if keymap:
             self.set_keymap(keymap)
         self.sub_title = self.settings.summary()
+        self._open_store()
         self.query_one("#left", ChatPane).set_title(f"base · {self.model_name}", "loading…")
         self.query_one("#right", ChatPane).set_title("adapter", "")
         self.set_status("loading the model in the background…")
         self.set_interval(FLUSH_INTERVAL_S, self._flush_streams)
         self.load_models()
+
+    def _open_store(self) -> None:
+        try:
+            self.store = SessionStore(sessions_dir())
+        except QConsoleError as exc:
+            self.notify(f"sessions will not be saved: {exc}", severity="error", timeout=30)
+            return
+        for warning in self.store.take_warnings():
+            self.notify(warning, severity="warning", timeout=15)
+        self.recorder = SessionRecorder(self.store, on_error=self._store_error)
+
+    def _store_error(self, message: str) -> None:
+        """Called on the writer thread."""
+        self.call_from_thread(self.notify, message, title="not saved", severity="error",
+                              timeout=30)
+
+    def _session_meta(self) -> dict:
+        models, adapters = {}, {}
+        for name, side in self.sides.items():
+            if side is not None:
+                models[name] = side.model_name
+                adapters[name] = (
+                    {"name": side.adapter_name, "fingerprint": side.adapter_fingerprint}
+                    if side.adapter_name else None
+                )
+        left = self.sides["left"]
+        return {
+            "models": models,
+            "adapters": adapters,
+            "template": left.template.name if left else self.template_choice,
+            "settings": self.settings.to_dict(),
+        }
 
     # -- status ----------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
@@ -172,12 +215,13 @@ class QConsoleApp(App[None]):
     def send(self, text: str) -> None:
         self.cancel_event = threading.Event()
         self.user_turns.append(text)
-        for side_name in ("left", "right"):
-            side = self.sides[side_name]
-            if side is None:
-                continue
+        live = {n: s for n, s in self.sides.items() if s is not None}
+        handle = self._record_turn(text, live)
+        self.handles.append(handle)
+        turn_no = len(self.handles) - 1
+        for side_name, side in live.items():
             pane = self.query_one(f"#{side_name}", ChatPane)
-            view = pane.add_turn(TurnState(user=text, streaming=True))
+            view = pane.add_turn(TurnState(user=text, turn_no=turn_no, streaming=True))
             index = pane.turns.index(view)
             self.streaming[side_name] = index
             self.run_worker(
@@ -187,6 +231,25 @@ class QConsoleApp(App[None]):
                 exit_on_error=False,
             )
         self.set_status(self._status_line())
+
+    def _record_turn(self, text: str, live: dict[str, ChatSide]) -> TurnHandle:
+        sides = {
+            name: {
+                "model": side.model_name,
+                "adapter": (
+                    {"name": side.adapter_name, "fingerprint": side.adapter_fingerprint}
+                    if side.adapter_name else None
+                ),
+                "template": side.template.name,
+                "sampling": self.settings.to_dict(),
+            }
+            for name, side in live.items()
+        }
+        if self.recorder is None:
+            return TurnHandle(text, sides=set(sides))
+        if self.recorder.session_id is None and not self.handles:
+            self.recorder.meta = self._session_meta()
+        return self.recorder.start_turn(text, sides)
 
     def _generate(
         self,
@@ -236,6 +299,17 @@ class QConsoleApp(App[None]):
         side = self.sides[msg.side]
         if side is not None and msg.error is None:
             side.commit(TurnOutcome(msg.user, view.state.reply, st, msg.note))
+        if self.recorder is not None:
+            self.recorder.finish_side(self.handles[view.state.turn_no], msg.side, {
+                "text": view.state.reply,
+                "prompt_tokens": st.prompt_tokens,
+                "completion_tokens": st.completion_tokens,
+                "tokens_per_s": st.tokens_per_s,
+                "ttft_s": st.ttft_s,
+                "elapsed_s": st.elapsed_s,
+                "finish_reason": st.finish_reason,
+                "error": msg.error,
+            })
         if msg.error:
             self.notify(f"{msg.side}: {msg.error}", severity="error")
         self.streaming.pop(msg.side, None)
@@ -307,6 +381,9 @@ class QConsoleApp(App[None]):
         if self.streaming:
             self.cancel_event.set()
         self.user_turns.clear()
+        self.handles.clear()
+        if self.recorder is not None:
+            self.recorder.new_session(self._session_meta())
         for side_name in ("left", "right"):
             side = self.sides[side_name]
             if side is not None:
@@ -324,13 +401,20 @@ class QConsoleApp(App[None]):
             target.selected = msg.pane.selected
             target.focus()
             return
-        self.notify(f"{msg.action}: not available yet", severity="warning")
+        self.marking.handle(msg)
 
     def action_pick_adapter(self) -> None:
         self.notify("adapter picker: not available yet", severity="warning")
 
     def action_review(self) -> None:
-        self.notify("review: not available yet", severity="warning")
+        from qconsole.ui.screens.review import ReviewScreen
+
+        if self.store is None:
+            self.notify("no session store: see the earlier error", severity="error")
+            return
+        if self.recorder is not None:
+            self.recorder.flush(2.0)  # so the live session shows up complete
+        self.push_screen(ReviewScreen(self.store))
 
     def action_train(self) -> None:
         self.notify("training: not available yet", severity="warning")
@@ -350,4 +434,6 @@ class QConsoleApp(App[None]):
 
     def on_unmount(self) -> None:
         self.cancel_event.set()
+        if self.recorder is not None:
+            self.recorder.close()
 

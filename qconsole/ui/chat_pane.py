@@ -24,6 +24,7 @@ class TurnState:
     """What a pane shows for one turn of its side."""
 
     user: str
+    turn_no: int = 0  # index into the app's list of turn handles (same on both panes)
     reply: str = ""
     streaming: bool = False
     stats: str = ""
@@ -32,6 +33,35 @@ class TurnState:
     marks: list[str] = field(default_factory=list)
     rewrite: str | None = None
     preferred: bool = False
+
+
+def apply_stored(state: TurnState, turn, side: str) -> None:
+    """Copy a stored turn's marks, rewrite and preference for ``side`` onto ``state``."""
+    from qconsole.store.failure_kinds import kind_label
+
+    mark = turn.mark(side)
+    state.marks = [kind_label(k) for k in mark.kinds] if mark else []
+    if mark and mark.step:
+        state.marks.append(f"step: {mark.step}")
+    if mark and mark.note:
+        state.marks.append(f"“{mark.note}”")
+    state.rewrite = turn.rewrite(side)
+    state.preferred = turn.preference == side
+
+
+def state_from_turn(turn, side: str, turn_no: int) -> TurnState:
+    reply = turn.reply(side)
+    state = TurnState(user=turn.user, turn_no=turn_no, reply=reply.text if reply else "")
+    if reply is not None:
+        if reply.error:
+            state.error = reply.error
+        if reply.completion_tokens is not None:
+            state.stats = f"{reply.completion_tokens} tok · {reply.finish_reason or ''}"
+        state.stats = f"{reply.model}{' + ' + reply.adapter if reply.adapter else ''} · " + (
+            state.stats
+        )
+    apply_stored(state, turn, side)
+    return state
 
 
 class TurnView(Widget):
@@ -142,6 +172,17 @@ class ChatPane(Widget, can_focus=True):
             view.set_class(i == new, "selected")
         if new is not None and 0 <= new < len(self.turns):
             self.scroll_to_widget(self.turns[new], animate=False)
+
+    def view_for(self, turn_no: int) -> TurnView | None:
+        for view in self.turns:
+            if view.state.turn_no == turn_no:
+                return view
+        return None
+
+    def selected_view(self) -> TurnView | None:
+        if self.selected is None or not 0 <= self.selected < len(self.turns):
+            return None
+        return self.turns[self.selected]
 
     def select_last(self) -> None:
         self.selected = len(self.turns) - 1 if self.turns else None

@@ -1,0 +1,121 @@
+"""Marking, rewriting, preferring and undoing on a selected turn: one piece of code used by the
+live console and by the review screen alike.
+
+The controller only dispatches: the store writes go through a :class:`SessionRecorder` (off the
+UI thread, in order), and the panes are updated optimistically; undo reloads the turn from the
+store and redraws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import App
+
+from qconsole.store.failure_kinds import kind_label
+from qconsole.store.recorder import SessionRecorder, TurnHandle
+from qconsole.ui.chat_pane import ChatPane, TurnView, apply_stored
+
+
+def side_label(side: str) -> str:
+    return "base" if side == "left" else "adapter"
+
+
+class MarkingController:
+    def __init__(
+        self,
+        app: App,
+        recorder: Callable[[], SessionRecorder | None],
+        handles: list[TurnHandle],
+        pane: Callable[[str], ChatPane],
+    ) -> None:
+        self.app = app
+        self._recorder = recorder
+        self.handles = handles
+        self.pane = pane
+
+    @property
+    def recorder(self) -> SessionRecorder | None:
+        return self._recorder()
+
+    def handle(self, msg: ChatPane.Action) -> None:
+        if msg.action == "other_pane":
+            other = self.pane("right" if msg.pane.side == "left" else "left")
+            other.selected = msg.pane.selected
+            other.focus()
+            return
+        view = msg.pane.selected_view()
+        if view is None:
+            self.app.notify("no turn selected: ↑/↓ pick one", severity="warning")
+            return
+        if view.state.streaming:
+            self.app.notify("wait for the reply to finish (Esc cancels)", severity="warning")
+            return
+        no = view.state.turn_no
+        handle = self.handles[no] if no < len(self.handles) else None
+        if handle is None or self.recorder is None:
+            self.app.notify("this turn is not saved, so it cannot be marked", severity="error")
+            return
+        getattr(self, f"_{msg.action}")(msg.pane, view, handle)
+
+    def _mark(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+        from qconsole.ui.screens.mark import MarkChoice, MarkScreen
+
+        def done(choice: MarkChoice | None) -> None:
+            if choice is None or self.recorder is None:
+                return
+            self.recorder.mark(handle, pane.side, choice.kind, choice.note, choice.step)
+            view.state.marks = [kind_label(choice.kind)]
+            if choice.step:
+                view.state.marks.append(f"step: {choice.step}")
+            if choice.note:
+                view.state.marks.append(f"“{choice.note}”")
+            view.refresh_state()
+            self.app.notify(f"marked: {kind_label(choice.kind)} — w rewrites it")
+
+        self.app.push_screen(MarkScreen(side_label(pane.side)), done)
+
+    def _rewrite(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+        from qconsole.ui.screens.rewrite import RewriteScreen
+
+        def done(text: str | None) -> None:
+            if text is None or self.recorder is None:
+                return
+            self.recorder.rewrite(handle, pane.side, text)
+            view.state.rewrite = text
+            view.refresh_state()
+            self.app.notify("rewrite saved beside the original")
+
+        seed = view.state.rewrite if view.state.rewrite is not None else view.state.reply
+        self.app.push_screen(RewriteScreen(view.state.user, view.state.reply, seed), done)
+
+    def _prefer(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+        assert self.recorder is not None
+        new = None if view.state.preferred else pane.side
+        self.recorder.prefer(handle, new)
+        for name in ("left", "right"):
+            other = self.pane(name).view_for(view.state.turn_no)
+            if other is not None:
+                other.state.preferred = new == name
+                other.refresh_state()
+
+    def _undo(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+        assert self.recorder is not None
+
+        def done(change, turn) -> None:  # runs on the writer thread
+            self.app.call_from_thread(self._after_undo, change, turn)
+
+        self.recorder.undo(done)
+
+    def _after_undo(self, change, turn) -> None:
+        if change is None or turn is None:
+            self.app.notify("nothing to undo")
+            return
+        no = next((i for i, h in enumerate(self.handles) if h.turn_id == turn.turn_id), None)
+        if no is not None:
+            for name in ("left", "right"):
+                v = self.pane(name).view_for(no)
+                if v is not None:
+                    apply_stored(v.state, turn, name)
+                    v.refresh_state()
+        self.app.notify(f"undone: {change.op}")

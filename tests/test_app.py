@@ -68,4 +68,4 @@ async def test_broken_model_is_a_notification_not_a_crash(tmp_path):
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: not app.query_one("#loading").display)
         assert app.sides["left"] is None
-        assert any("truncated" in n.message or "corrupt" in n.message for n in app._notifications)
+        assert any("broken.gguf" in n.message and n.severity == "error" for n in app._notifications)

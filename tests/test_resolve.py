@@ -89,3 +89,23 @@ def test_embedded_assembly_is_atomic_and_verified(tmp_path, monkeypatch, embedde
         fh.write(b"junk")
     assert embedded.embedded_model_path().stat().st_size == embedded_model_path.stat().st_size
     shutil.rmtree(tmp_path / "cache")
+
+
+def test_chat_template_and_special_tokens_read_from_a_small_gguf(tmp_path):
+    import gguf
+
+    path = tmp_path / "tiny-instruct.gguf"
+    w = gguf.GGUFWriter(str(path), "qwen3")
+    w.add_name("Tiny Instruct")
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list(["<|endoftext|>", "a", "b", "<|im_start|>", "<|im_end|>"])
+    w.add_bos_token_id(3)
+    w.add_eos_token_id(4)
+    w.add_chat_template("{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}")
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    info = read_gguf_info(path)
+    assert info.architecture == "qwen3" and not info.is_base_model
+    assert (info.bos_token, info.eos_token) == ("<|im_start|>", "<|im_end|>")

@@ -27,5 +27,9 @@ def run(args: argparse.Namespace) -> int:
         cfg.n_ctx = args.n_ctx
     if args.threads:
         cfg.threads = args.threads
-    QConsoleApp(cfg).run()
+    from qconsole.native_stderr import native_stderr_to
+    from qconsole.paths import cache_dir
+
+    with native_stderr_to(cache_dir() / "logs" / "console.log"):
+        QConsoleApp(cfg).run()
     return 0

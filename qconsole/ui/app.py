@@ -8,6 +8,7 @@ report back with messages (qconsole/ui/messages.py); handlers here own the state
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import partial
 
 from rich.text import Text
@@ -27,18 +28,14 @@ from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.ui.actions import ACTIONS, bindings, known_ids
 from qconsole.ui.chat_pane import ChatPane, TurnState
+from qconsole.ui.jobs_pane import JobsPane, JobView
 from qconsole.ui.marking import MarkingController
-from qconsole.ui.messages import ModelsLoaded, ReplyFinished
+from qconsole.ui.messages import AdapterReady, ModelsLoaded, ReplyFinished
 from qconsole.ui.stream_buffer import StreamBuffer
 from qconsole.ui.themes import DEFAULT_THEME, load_themes
 
 FLUSH_INTERVAL_S = 1 / 25
-NO_ADAPTER_TEXT = (
-    "No adapter yet.\n\n"
-    "This pane shows the same base model patched with a LoRA adapter.\n"
-    "Make one: Ctrl+T to select a turn, m to mark a failing reply, w to rewrite it,\n"
-    "then F5 to train. Or drop a PEFT adapter directory into adapters/ and press F3."
-)
+JOB_POLL_S = 0.5
 
 
 class QConsoleApp(App[None]):
@@ -51,8 +48,16 @@ class QConsoleApp(App[None]):
     #status { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     """
 
-    def __init__(self, config: Config | None = None, *, model: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        model: str | None = None,
+        sides_loader: Callable[[Config, str], tuple] | None = None,
+    ) -> None:
         super().__init__()
+        # How the two sides are built; tests of pure UI (snapshots) pass a scripted one.
+        self.sides_loader = sides_loader
         self.config = config or load_config()
         if model:
             self.config.model = model
@@ -79,6 +84,7 @@ class QConsoleApp(App[None]):
         with Horizontal(id="panes"):
             yield ChatPane("left", id="left")
             yield ChatPane("right", id="right")
+        yield JobsPane(id="jobs")
         yield Input(placeholder="Loading the model…", id="prompt", disabled=True)
         yield Static("", id="status")
         yield Footer()
@@ -108,6 +114,7 @@ class QConsoleApp(App[None]):
         self.query_one("#right", ChatPane).set_title("adapter", "")
         self.set_status("loading the model in the background…")
         self.set_interval(FLUSH_INTERVAL_S, self._flush_streams)
+        self.set_interval(JOB_POLL_S, self._poll_jobs)
         self.load_models()
 
     def _open_store(self) -> None:
@@ -165,7 +172,8 @@ class QConsoleApp(App[None]):
         from qconsole.chat.loader import load_sides
 
         try:
-            left, right, right_note = load_sides(self.config, self.template_choice)
+            loader = self.sides_loader or load_sides
+            left, right, right_note = loader(self.config, self.template_choice)
             self.post_message(ModelsLoaded(left, right, right_note=right_note))
         except QConsoleError as exc:
             self.post_message(ModelsLoaded(None, None, error=str(exc)))
@@ -192,7 +200,7 @@ class QConsoleApp(App[None]):
             right_pane.set_title(f"adapter · {msg.right.adapter_name}", msg.right.model_name)
         else:
             right_pane.set_title("adapter · none")
-            right_pane.show_placeholder(msg.right_note or NO_ADAPTER_TEXT)
+            right_pane.show_placeholder(msg.right_note or "No adapter.")
         prompt.disabled = False
         prompt.placeholder = "Type a message; Enter sends it to both sides"
         prompt.focus()
@@ -404,7 +412,82 @@ class QConsoleApp(App[None]):
         self.marking.handle(msg)
 
     def action_pick_adapter(self) -> None:
-        self.notify("adapter picker: not available yet", severity="warning")
+        left = self.sides["left"]
+        if left is None or left.backend is None:
+            self.notify("the model is not loaded yet", severity="warning")
+            return
+        self._open_adapter_picker(left.backend.path)
+
+    @work(thread=True, exclusive=True, group="adapters", exit_on_error=False)
+    def _open_adapter_picker(self, base_path) -> None:
+        from qconsole.adapters.registry import list_adapters
+
+        try:
+            entries = list_adapters(base_path)
+        except QConsoleError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.call_from_thread(self._show_adapter_picker, entries)
+
+    def _show_adapter_picker(self, entries: list) -> None:
+        from qconsole.ui.screens.adapters import NONE_ID, AdapterPickerScreen
+
+        right = self.sides["right"]
+
+        def chosen(name: str | None) -> None:
+            if name is None:
+                return
+            if self.streaming:
+                self.notify("wait for the replies to finish (Esc cancels)", severity="warning")
+                return
+            self.switch_adapter(None if name == NONE_ID else name)
+
+        self.push_screen(AdapterPickerScreen(entries, right.adapter_name if right else None),
+                         chosen)
+
+    @work(thread=True, exclusive=True, group="adapters", exit_on_error=False)
+    def switch_adapter(self, name: str | None) -> None:
+        """Apply an adapter to the right side (no model reload) or remove the right side."""
+        from qconsole.chat.loader import attach_adapter
+
+        left, right = self.sides["left"], self.sides["right"]
+        if left is None:
+            return
+        if name is None:
+            self.post_message(AdapterReady(None, None))
+            return
+        try:
+            side = attach_adapter(self.config, left, right, name)
+            self.post_message(AdapterReady(side, None))
+        except QConsoleError as exc:
+            self.post_message(AdapterReady(right, str(exc)))
+        except Exception as exc:
+            self.post_message(AdapterReady(right, f"{type(exc).__name__}: {exc}"))
+
+    def on_adapter_ready(self, msg: AdapterReady) -> None:
+        from qconsole.chat.loader import NO_ADAPTER
+
+        pane = self.query_one("#right", ChatPane)
+        if msg.error:
+            self.notify(msg.error, title="adapter not loaded", severity="error", timeout=20)
+            return
+        old = self.sides["right"]
+        self.sides["right"] = msg.side
+        if msg.side is None:
+            pane.set_title("adapter · none")
+            pane.show_placeholder(NO_ADAPTER)
+            save_state(adapter=None)
+            self.notify("right pane: no adapter")
+        else:
+            pane.clear_placeholder()
+            pane.set_title(f"adapter · {msg.side.adapter_name}", msg.side.model_name)
+            save_state(adapter=msg.side.adapter_name)
+            changed = old is None or old.adapter_name != msg.side.adapter_name
+            if changed:
+                self.notify(f"right pane now uses adapter {msg.side.adapter_name}")
+        if self.recorder is not None:
+            self.recorder.update_meta(self._session_meta())
+        self.set_status(self._status_line())
 
     def action_review(self) -> None:
         from qconsole.ui.screens.review import ReviewScreen
@@ -416,14 +499,127 @@ class QConsoleApp(App[None]):
             self.recorder.flush(2.0)  # so the live session shows up complete
         self.push_screen(ReviewScreen(self.store))
 
-    def action_train(self) -> None:
-        self.notify("training: not available yet", severity="warning")
+    # -- background jobs -------------------------------------------------------------------
+    def _poll_jobs(self) -> None:
+        self.query_one("#jobs", JobsPane).poll()
 
-    def action_evaluate(self) -> None:
-        self.notify("evaluation: not available yet", severity="warning")
+    def _start_job(self, kind: str, title: str, args: list[str], on_finish) -> JobView | None:
+        import time
+
+        from qconsole.jobs import qconsole_argv, start_job
+        from qconsole.paths import cache_dir
+
+        log = cache_dir() / "jobs" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+        try:
+            handle = start_job(qconsole_argv(*args), log)
+        except OSError as exc:
+            self.notify(f"could not start {kind}: {exc}", severity="error")
+            return None
+        view = JobView(handle, kind, title, on_finish=on_finish)
+        self.query_one("#jobs", JobsPane).add_job(view)
+        return view
 
     def action_jobs(self) -> None:
-        self.notify("jobs: not available yet", severity="warning")
+        self.query_one("#jobs", JobsPane).toggle_class("shown")
+
+    def action_cancel_job(self) -> None:
+        running = self.query_one("#jobs", JobsPane).running()
+        if not running:
+            self.notify("no job is running")
+            return
+        view = running[0]
+        self.run_worker(partial(view.handle.cancel, wait=True), thread=True, group="cancel")
+        self.notify(f"cancelling {view.title}…")
+
+    def action_train(self) -> None:
+        left = self.sides["left"]
+        if left is None or left.backend is None or self.store is None:
+            self.notify("the model is not loaded yet", severity="warning")
+            return
+        if any(v.kind == "train" for v in self.query_one("#jobs", JobsPane).running()):
+            self.notify("a training run is already going (F7 shows it)", severity="warning")
+            return
+        if self.recorder is not None:
+            self.recorder.flush(2.0)
+        self._gather_corrections()
+
+    @work(thread=True, exclusive=True, group="corrections", exit_on_error=False)
+    def _gather_corrections(self) -> None:
+        try:
+            corrections = self.store.corrections()
+        except QConsoleError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        n_sessions = len({c.session_id for c in corrections})
+        self.call_from_thread(self._show_train_dialog, corrections, n_sessions)
+
+    def _show_train_dialog(self, corrections: list, n_sessions: int) -> None:
+        from qconsole.paths import adapters_dir
+        from qconsole.ui.screens.train import TrainScreen
+
+        left = self.sides["left"]
+
+        def launch(args: list[str] | None) -> None:
+            if args is None or left is None:
+                return
+            argv = ["train", "--model", str(left.backend.path), "--template",
+                    self.template_choice, "--sessions", str(sessions_dir()),
+                    "--adapters", str(adapters_dir()), "--progress-jsonl", "-", "--quiet", *args]
+            name = args[args.index("--name") + 1] if "--name" in args else "adapter"
+            self._start_job("train", f"training {name} on {len(corrections)} corrections",
+                            argv, self._training_finished)
+            self.notify("training started in the background: keep chatting (F7 hides the pane)")
+
+        self.push_screen(TrainScreen(corrections, n_sessions), launch)
+
+    def _training_finished(self, view: JobView, ev: dict) -> None:
+        if ev.get("event") != "done":
+            self.notify(f"{view.title}: {ev.get('message') or ev.get('event')}",
+                        severity="error" if ev.get("event") == "error" else "warning",
+                        timeout=20)
+            return
+        name = ev.get("adapter")
+        eq = ev.get("equivalence") or {}
+        if eq and not eq.get("passed"):
+            self.notify(f"equivalence check of {name} failed: {eq.get('summary')}",
+                        severity="warning", timeout=20)
+        if name:
+            self.notify(f"adapter {name} trained (loss {ev.get('final_loss', 0):.3f}); "
+                        "loading it into the right pane", timeout=10)
+            self.switch_adapter(name)
+
+    def action_evaluate(self) -> None:
+        from qconsole.ui.screens.evaluate import EvaluateScreen
+
+        left, right = self.sides["left"], self.sides["right"]
+        if left is None or left.backend is None:
+            self.notify("the model is not loaded yet", severity="warning")
+            return
+        if right is None or not right.adapter_name:
+            self.notify("no adapter in the right pane: train one (F5) or pick one (F3)",
+                        severity="warning")
+            return
+        adapter = right.adapter_name
+
+        def launch(args: list[str] | None) -> None:
+            if args is None:
+                return
+            argv = ["eval", "--model", str(left.backend.path), "--adapter", adapter,
+                    "--sessions", str(sessions_dir()), "--progress-jsonl", "-", *args]
+            self._start_job("eval", f"evaluating {adapter} against the base", argv,
+                            self._evaluation_finished)
+            self.notify("evaluation started in the background: keep chatting")
+
+        self.push_screen(EvaluateScreen(adapter), launch)
+
+    def _evaluation_finished(self, view: JobView, ev: dict) -> None:
+        if ev.get("event") == "done":
+            self.notify(f"{view.title}: done — results in the jobs pane (F7) and in "
+                        f"{ev.get('run_dir', 'evals/')}", timeout=15)
+        else:
+            self.notify(f"{view.title}: {ev.get('message') or ev.get('event')} "
+                        "(partial results are marked as such)", severity="warning", timeout=20)
+
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Group
 from rich.text import Text
+from textual.containers import VerticalScroll
 from textual.message import Message as TextualMessage
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -91,15 +92,15 @@ class TurnView(Widget):
             parts.append(Text(f"error: {s.error}", style="bold red"))
         if s.rewrite is not None:
             parts.append(Text.assemble(("rewrite  ", "bold green"), visible_text(s.rewrite)))
-        badges = []
+        badges: list[tuple[str, str]] = []
         if s.marks:
-            badges.append(("✗ " + ", ".join(s.marks), "bold red"))
+            badges.append(("✗ " + " · ".join(s.marks), "bold red"))
         if s.preferred:
-            badges.append(("  ★ preferred", "bold yellow"))
-        if s.stats:
-            badges.append(("  " + s.stats, "dim"))
+            badges.append(("★ preferred", "bold yellow"))
         if badges:
-            parts.append(Text.assemble(*badges))
+            parts.append(Text(" │ ").join(Text(t, style=st) for t, st in badges))
+        if s.stats:
+            parts.append(Text(s.stats, style="dim"))
         return Group(*parts)
 
     def refresh_state(self) -> None:
@@ -107,12 +108,13 @@ class TurnView(Widget):
         self.refresh(layout=True)
 
 
-class ChatPane(Widget, can_focus=True):
+class ChatPane(VerticalScroll, can_focus=True):
     """A scrolling list of turns for one side, with turn selection for marking."""
 
     BINDINGS = bindings(PANE_ACTIONS)
     DEFAULT_CSS = """
-    ChatPane { width: 1fr; height: 1fr; border: round $panel; overflow-y: auto; }
+    ChatPane { width: 1fr; height: 1fr; border: round $primary-muted;
+        border-title-color: $text; border-subtitle-color: $text-muted; }
     ChatPane:focus-within, ChatPane:focus { border: round $accent; }
     ChatPane > .placeholder { color: $text-muted; padding: 1 2; }
     """

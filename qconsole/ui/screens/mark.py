@@ -44,8 +44,8 @@ class MarkScreen(ModalScreen[MarkChoice | None]):
             yield Label(Text(f"Why does this {self.side_title} reply fail? "
                              "(a letter picks, Enter saves, Esc cancels)"))
             options = [
-                Option(Text.assemble((f"[{k.hotkey}] ", "bold"), k.label, ("  " + k.description,
-                                                                          "dim")), id=k.key)
+                Option(Text.assemble((f"[{k.hotkey}] ", "bold"), k.label, " — ",
+                                     (k.description, "dim")), id=k.key)
                 for k in FAILURE_KINDS
             ]
             yield OptionList(*options, id="kinds")

@@ -71,6 +71,7 @@ class QConsoleApp(App[None]):
         self.handles: list[TurnHandle] = []  # every turn sent this session, in order
         self.store: SessionStore | None = None
         self.recorder: SessionRecorder | None = None
+        self._parked_right: ChatSide | None = None
         self.marking = MarkingController(
             self, lambda: self.recorder, self.handles, lambda side: self.query_one(f"#{side}")
         )
@@ -450,7 +451,12 @@ class QConsoleApp(App[None]):
         """Apply an adapter to the right side (no model reload) or remove the right side."""
         from qconsole.chat.loader import attach_adapter
 
-        left, right = self.sides["left"], self.sides["right"]
+        left = self.sides["left"]
+        # a right side parked by "none" keeps its llama.cpp context: switching back is cheap
+        right = self.sides["right"]
+        if right is None and self._parked_right is not None:
+            right = self._parked_right
+            right.clear()  # its history stopped when it was parked; start it fresh
         if left is None:
             return
         if name is None:
@@ -474,6 +480,7 @@ class QConsoleApp(App[None]):
         old = self.sides["right"]
         self.sides["right"] = msg.side
         if msg.side is None:
+            self._parked_right = old or self._parked_right
             pane.set_title("adapter · none")
             pane.show_placeholder(NO_ADAPTER)
             save_state(adapter=None)

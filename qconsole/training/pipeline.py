@@ -1,0 +1,454 @@
+"""One training cycle, start to finish, reporting as it goes.
+
+corrections (+ preference choices, + replay) -> training set (the chat's template and tokens)
+-> a FRESH LoRA on the base -> PEFT adapter in a hidden temporary directory -> its GGUF LoRA ->
+the equivalence check (llama.cpp with the GGUF LoRA vs transformers with the PEFT adapter) ->
+metadata -> one atomic move into the registry.
+
+Everything before the move happens in ``adapters/.train-<pid>-*``: the registry never lists
+hidden directories, so a cancelled, crashed or killed run leaves no half adapter; the next run
+removes such leftovers of dead processes.
+
+Reporting goes through ``emit(kind, **fields)`` (an EventWriter's ``emit`` in the subprocess,
+anything with that shape in tests), so the same code runs headless and under the console.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from qconsole.errors import QConsoleError
+from qconsole.training.dataset import (
+    ChatTokenizer,
+    NothingToTrain,
+    TrainingSet,
+    build_training_set,
+    token_rule_from_gguf,
+)
+from qconsole.training.examples import TrainingExample, examples_from_store, load_replay
+from qconsole.training.loop import StepInfo, TrainingCancelled
+from qconsole.training.settings import TrainSettings
+
+Emit = Callable[..., Any]
+TMP_PREFIX = ".train-"
+
+
+@dataclass
+class TrainRequest:
+    """What to train on and how. ``model`` None: the configured chat model."""
+
+    model: str | None = None
+    template: str | None = None
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    sessions_dir: Path | None = None
+    session_ids: list[str] | None = None
+    kind: str | None = None
+    include_preferences: bool = False
+    replay: Path | None = None
+    replay_max: int | None = None
+    examples: list[TrainingExample] | None = None  # given directly: the store is not read
+    name: str | None = None
+    adapters_root: Path | None = None
+    hf_model_dir: Path | None = None
+    verify: bool = True
+    dry_run: bool = False
+    preview: int = 3
+
+
+@dataclass
+class Prepared:
+    gguf_path: Path
+    model_name: str
+    template: Any  # PromptTemplate
+    hf_tokenizer: Any
+    training_set: TrainingSet
+    warnings: list[str]
+
+
+@dataclass
+class TrainOutcome:
+    prepared: Prepared
+    adapter: Any = None  # AdapterEntry
+    gguf_lora: Path | None = None
+    loop: Any = None  # LoopResult
+    backend: str = ""
+    equivalence: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    def done_fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "adapter": self.adapter.name if self.adapter is not None else None,
+            "path": str(self.adapter.path) if self.adapter is not None else None,
+            "gguf_lora": str(self.gguf_lora) if self.gguf_lora else None,
+            "examples": self.prepared.training_set.summary.examples,
+            "backend": self.backend,
+            "seconds": round(self.seconds, 1),
+        }
+        if self.loop is not None:
+            out.update(
+                final_loss=self.loop.final_loss,
+                steps=self.loop.steps,
+                tokens_per_s=round(self.loop.tokens_per_s, 1),
+            )
+        if self.equivalence is not None:
+            out["equivalence"] = {
+                k: self.equivalence.get(k) for k in ("passed", "failures", "summary")
+            }
+        return out
+
+
+def _noop(kind: str, **fields: Any) -> None:
+    return None
+
+
+def _config_defaults(request: TrainRequest) -> tuple[str, str, dict[str, str]]:
+    try:
+        from qconsole.config import load_config
+
+        config = load_config()
+        aliases = dict(config.models)
+        model, template = config.model, config.template
+    except Exception:  # no readable config: the built-in defaults
+        aliases, model, template = {}, "default", "auto"
+    return request.model or model, request.template or template, aliases
+
+
+def _sessions_folder(request: TrainRequest) -> Path:
+    from qconsole.paths import sessions_dir
+
+    return request.sessions_dir or sessions_dir()
+
+
+def collect_examples(request: TrainRequest) -> tuple[list[TrainingExample], list[str]]:
+    """The examples of a request: given ones, or the store's corrections; plus replay."""
+    warnings: list[str] = []
+    if request.examples is not None:
+        examples = list(request.examples)
+    else:
+        folder = _sessions_folder(request)
+        examples, warnings = examples_from_store(
+            folder,
+            session_ids=request.session_ids,
+            kind=request.kind,
+            include_preferences=request.include_preferences,
+        )
+        if not examples:
+            raise NothingToTrain(
+                f"nothing to train on: no rewritten reply in {folder}; mark a failing reply "
+                "and write the correct answer first"
+            )
+    if request.replay is not None:
+        examples.extend(
+            load_replay(request.replay, limit=request.replay_max, seed=request.settings.seed)
+        )
+    return examples, warnings
+
+
+def prepare(request: TrainRequest, emit: Emit = _noop) -> Prepared:
+    """Resolve the model and template, read the examples, build and summarise the set.
+
+    Needs only the tokenizer (a few seconds), not the model: the console can show the
+    preview before it starts a job.
+    """
+    from qconsole.hf.gguf_model import load_hf_tokenizer
+    from qconsole.models.resolve import resolve_model
+
+    spec, template_choice, aliases = _config_defaults(request)
+    resolved = resolve_model(spec, aliases=aliases)
+    examples, warnings = collect_examples(request)
+    emit("log", level="info", message=f"{len(examples)} examples; loading the tokenizer")
+    tokenizer = load_hf_tokenizer(resolved.path)
+    template = chat_template_for(resolved.path, template_choice, tokenizer)
+    recorded = {ex.template for ex in examples if ex.source == "correction"} - {""}
+    if recorded and recorded != {template.name}:
+        warnings.append(
+            f"corrections were made with the {'/'.join(sorted(recorded))} template, training "
+            f"uses {template.name}: the adapter learns the format it is trained in"
+        )
+    chat_tok = ChatTokenizer(tokenizer, token_rule_from_gguf(resolved.path, tokenizer))
+    training_set = build_training_set(
+        examples, template, chat_tok, max_seq_len=request.settings.max_seq_len
+    )
+    return Prepared(resolved.path, resolved.name, template, tokenizer, training_set, warnings)
+
+
+def chat_template_for(gguf_path: Path, choice: str, tokenizer: Any) -> Any:
+    """The prompt template the chat picks for this model (``chat.loader.template_for_backend``:
+    ``template_for`` fed from a ``GGUFInfo``), built from the fast header reader: the full
+    ``read_gguf_info`` parses the whole 262k vocabulary (about 15 s) for two token strings,
+    which the tokenizer already has."""
+    from qconsole.models.fingerprint import read_gguf_header
+    from qconsole.models.gguf_info import GGUFInfo
+    from qconsole.prompts import template_for
+
+    path = Path(gguf_path)
+    header = read_gguf_header(path)
+    meta = header.metadata
+
+    def token(key: str) -> str | None:
+        idx = meta.get(key)
+        return tokenizer.convert_ids_to_tokens(int(idx)) if idx is not None else None
+
+    chat_template = meta.get("tokenizer.chat_template")
+    info = GGUFInfo(
+        path=path,
+        architecture=header.architecture,
+        name=str(meta.get("general.name") or path.stem),
+        file_type=str(meta.get("general.file_type", "unknown")),
+        size_bytes=path.stat().st_size,
+        context_length=None,
+        block_count=None,
+        chat_template=str(chat_template) if chat_template else None,
+        bos_token=token("tokenizer.ggml.bos_token_id"),
+        eos_token=token("tokenizer.ggml.eos_token_id"),
+    )
+    return template_for(
+        choice,
+        chat_template=info.chat_template,
+        is_base_model=info.is_base_model,
+        bos_token=info.bos_token,
+        eos_token=info.eos_token,
+    )
+
+
+def default_name() -> str:
+    return "lora-" + datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def remove_stale_tmp(root: Path) -> None:
+    """Remove ``.train-<pid>-*`` directories whose process is gone."""
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        m = re.match(rf"^{re.escape(TMP_PREFIX)}(\d+)-", entry.name)
+        if not m or not entry.is_dir():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def source_record(prepared: Prepared, request: TrainRequest) -> dict[str, Any]:
+    """What the adapter learned from: ids and hashes of every example, and their hash."""
+    from qconsole.adapters import hash_records
+
+    examples = sorted(
+        (t.example for t in prepared.training_set.examples), key=lambda e: (e.source, e.id)
+    )
+    records = [{"id": e.id, "hash": e.hash, "source": e.source} for e in examples]
+    summary = prepared.training_set.summary
+    corrections = [r for r in records if r["source"] == "correction"]
+    return {
+        "description": f"{summary.examples} examples ("
+        + ", ".join(f"{n} {s}" for s, n in sorted(summary.by_source.items())) + ")",
+        "correction_ids": [r["id"] for r in corrections],
+        "correction_hashes": [r["hash"] for r in corrections],
+        "corrections_hash": hash_records(corrections),
+        "data_hash": hash_records(records),
+        "examples": records,
+        "n_examples": summary.examples,
+        "by_source": summary.by_source,
+        "sessions_dir": None if request.examples is not None else str(_sessions_folder(request)),
+        "replay": str(request.replay) if request.replay else None,
+        "template": {"name": prepared.template.name, "end_of_turn": prepared.template.end_of_turn},
+        "tokens": summary.to_dict(),
+    }
+
+
+def run_training(
+    request: TrainRequest,
+    *,
+    emit: Emit = _noop,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainOutcome:
+    """Run one cycle; report through ``emit``; return what was made.
+
+    Raises NothingToTrain / QConsoleError for problems a person can fix, TrainingCancelled when
+    ``should_stop`` turned true. Nothing is left in the registry unless it returns normally.
+    """
+    from qconsole.paths import adapters_dir
+    from qconsole.training.backends import BackendJob, select_backend
+
+    started = time.perf_counter()
+    settings = request.settings.validate()
+    backend = select_backend(settings.backend)
+    backend.prepare()
+    emit("phase", phase="prepare", message="reading the corrections")
+    prepared = prepare(request, emit)
+    for warning in prepared.warnings:
+        emit("log", level="warning", message=warning)
+    ts = prepared.training_set
+    steps, epochs = settings.total_steps(ts.summary.examples)
+    emit(
+        "start",
+        model=prepared.model_name,
+        backend=backend.name,
+        summary=ts.summary.to_dict(),
+        summary_lines=ts.summary.lines(),
+        preview=[p.to_dict() for p in ts.preview(request.preview)],
+        skipped=[{"id": i, "reason": r} for i, r in ts.skipped],
+        settings=settings.to_dict(),
+        total_steps=steps,
+        epochs=epochs,
+        dry_run=request.dry_run,
+    )
+    outcome = TrainOutcome(prepared=prepared, backend=backend.name)
+    if request.dry_run:
+        outcome.seconds = time.perf_counter() - started
+        return outcome
+
+    root = request.adapters_root or adapters_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(root)
+    work = Path(tempfile.mkdtemp(dir=root, prefix=f"{TMP_PREFIX}{os.getpid()}-"))
+    try:
+        def stop() -> bool:
+            return bool(should_stop and should_stop())
+
+        def on_step(info: StepInfo) -> None:
+            emit("progress", **info.to_event_fields())
+
+        emit("phase", phase="load", message="loading the base model")
+        job = BackendJob(
+            gguf_path=prepared.gguf_path,
+            examples=ts.examples,
+            settings=settings,
+            out_dir=work / "adapter",
+            hf_model_dir=request.hf_model_dir,
+            on_step=on_step,
+            should_stop=stop,
+            log=lambda message: emit("log", level="info", message=message),
+        )
+        result = backend.train(job)
+        outcome.loop = result.loop
+        outcome.backend = result.backend
+        if stop():
+            raise TrainingCancelled()
+        name = request.name or default_name()
+        emit("phase", phase="convert", message="writing the GGUF LoRA for llama.cpp")
+        from qconsole.adapters.gguf_lora import convert_peft_to_gguf
+        from qconsole.adapters.registry import GGUF_LORA_FILE
+
+        conversion = convert_peft_to_gguf(
+            job.out_dir, prepared.gguf_path, job.out_dir / GGUF_LORA_FILE, name=name
+        )
+        if request.verify:
+            if stop():
+                raise TrainingCancelled()
+            emit("phase", phase="verify", message="checking llama.cpp against transformers")
+            outcome.equivalence = _verify(job.out_dir, prepared, result.model, conversion.path)
+            eq = outcome.equivalence
+            level = "info" if eq.get("passed") else "warning"
+            emit("log", level=level, message="equivalence check: " + str(eq.get("summary")))
+        result.model = None
+        if stop():
+            raise TrainingCancelled()
+        emit("phase", phase="install", message="installing the adapter")
+        meta = _metadata(prepared, request, settings, result, name, outcome.equivalence)
+        entry = _install(job.out_dir, meta, name, root, prepared.gguf_path)
+        outcome.adapter = entry
+        outcome.gguf_lora = entry.gguf_lora_path if entry.gguf_lora_path.is_file() else None
+    finally:
+        # After a successful install only the emptied work directory is left; otherwise this
+        # removes the half-made adapter.
+        shutil.rmtree(work, ignore_errors=True)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _install(folder: Path, meta: Any, name: str, root: Path, base: Path) -> Any:
+    from qconsole.adapters import install_adapter
+
+    return install_adapter(folder, meta, name, root=root, base_gguf=base)
+
+
+def _verify(folder: Path, prepared: Prepared, model: Any, lora: Path) -> dict[str, Any]:
+    """The equivalence check on the not-yet-installed adapter; a failure to run it is recorded,
+    not raised (the adapter is still usable, just unchecked)."""
+    from qconsole.adapters.registry import load_entry
+    from qconsole.adapters.verify import verify_adapter
+
+    try:
+        entry = load_entry(folder, prepared.gguf_path)
+        hf = None
+        if model is not None:
+            hf = (model.unload(), prepared.hf_tokenizer)  # the base again, LoRA layers removed
+        report = verify_adapter(entry, hf=hf, gguf_lora=lora)
+    except QConsoleError as exc:
+        return {"passed": False, "failures": [str(exc)], "summary": f"could not run: {exc}"}
+    data = report.to_dict()
+    passed = bool(report.passed)
+    data["passed"] = passed
+    data["summary"] = (
+        f"{'passed' if passed else 'FAILED'}: next-token agreement "
+        f"{report.top1_agreement:.0%}, effect {report.effect_hf:.3f} (transformers) / "
+        f"{report.effect_llama:.3f} (llama.cpp) nats"
+    )
+    data.setdefault("failures", list(report.failures))
+    return data
+
+
+def _metadata(
+    prepared: Prepared,
+    request: TrainRequest,
+    settings: TrainSettings,
+    result: Any,
+    name: str,
+    equivalence: dict[str, Any] | None,
+) -> Any:
+    from qconsole.adapters import AdapterMeta
+
+    loop = result.loop
+    hyper = settings.to_dict()
+    hyper.update(steps=loop.steps, epochs_run=loop.epochs, precision=result.precision,
+                 device=result.device)
+    meta = AdapterMeta.for_base(
+        prepared.gguf_path,
+        name=name,
+        base_name=prepared.model_name,
+        source=source_record(prepared, request),
+        hyperparameters=hyper,
+        final_loss=loop.final_loss,
+        backend=result.backend,
+        notes="trained from the base on all accumulated corrections (fresh adapter)",
+    )
+    meta.extra["training"] = {
+        **loop.to_dict(),
+        "losses": [round(x, 5) for x in loop.losses],
+        "details": result.details,
+        "finished": datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+    if equivalence is not None:
+        meta.extra["equivalence"] = equivalence
+    return meta
+
+
+__all__ = [
+    "Prepared",
+    "TrainOutcome",
+    "TrainRequest",
+    "TrainingCancelled",
+    "collect_examples",
+    "prepare",
+    "run_training",
+]

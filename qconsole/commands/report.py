@@ -1,0 +1,57 @@
+"""``qconsole report``: a Markdown or HTML report of stored evaluation runs and their cycles.
+
+The numbers are recomputed from the stored per-item records, so they are the same ones the
+console and ``qconsole eval`` showed. Runs that did not complete are left out unless
+``--include-partial``, and then every one of them is headed PARTIAL.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a Markdown/HTML report of stored evaluations",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="*", metavar="RUN_ID",
+                   help="runs to report (default: every complete run)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="report file, .md or .html (default: <evals>/report.md)")
+    p.add_argument("--format", choices=("md", "html"), help="default: from the file name")
+    p.add_argument("--latest", action="store_true", help="only the latest run")
+    p.add_argument("--include-partial", action="store_true",
+                   help="also show cancelled, failed or crashed runs (marked PARTIAL)")
+    p.add_argument("--evals", metavar="DIR", help="the evals folder (default: <workspace>/evals)")
+    p.add_argument("--list", action="store_true", help="list stored runs and exit")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qconsole.errors import QConsoleError
+    from qconsole.evaluation.report import build_report
+    from qconsole.evaluation.store import RunStore
+
+    store = RunStore(args.evals)
+    every = store.runs()
+    if args.list:
+        for r in every:
+            print(f"{r.run_id}\t{r.status}\t{r.adapter_name or '(base vs base)'}\t{r.created}")
+        if not every:
+            print(f"(no evaluation runs in {store.root})")
+        return 0
+    if args.runs:
+        runs = [store.get(run_id) for run_id in args.runs]
+    else:
+        runs = [r for r in every if r.is_final or args.include_partial]
+        if args.latest:
+            runs = runs[-1:]
+    if not runs:
+        raise QConsoleError(f"no {'stored' if args.include_partial else 'complete'} evaluation "
+                            f"runs in {store.root}; run `qconsole eval` first")
+    output = Path(args.output) if args.output else store.root / (
+        f"report.{args.format or 'md'}")
+    path = build_report(runs, output, fmt=args.format, cycles_from=every)
+    print(path)
+    return 0

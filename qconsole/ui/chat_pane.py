@@ -34,6 +34,7 @@ class TurnState:
     marks: list[str] = field(default_factory=list)
     rewrite: str | None = None
     preferred: bool = False
+    peer_marked: str | None = None  # the other side's reply of this turn is marked: say so here
 
 
 def apply_stored(state: TurnState, turn, side: str) -> None:
@@ -48,6 +49,12 @@ def apply_stored(state: TurnState, turn, side: str) -> None:
         state.marks.append(f"“{mark.note}”")
     state.rewrite = turn.rewrite(side)
     state.preferred = turn.preference == side
+    other = "right" if side == "left" else "left"
+    peer = turn.mark(other)
+    state.peer_marked = (
+        f"{'adapter' if other == 'right' else 'base'} reply marked: {kind_label(peer.kind)}"
+        if peer else None
+    )
 
 
 def state_from_turn(turn, side: str, turn_no: int) -> TurnState:
@@ -71,6 +78,7 @@ class TurnView(Widget):
     TurnView.selected { background: $boost; border-left: thick $accent; }
     TurnView.marked { border-left: thick $error; }
     TurnView.selected.marked { border-left: thick $warning; }
+    TurnView.peer-marked { border-left: outer $error 60%; }
     """
 
     def __init__(self, state: TurnState) -> None:
@@ -97,14 +105,20 @@ class TurnView(Widget):
             badges.append(("✗ " + " · ".join(s.marks), "bold red"))
         if s.preferred:
             badges.append(("★ preferred", "bold yellow"))
+        if s.peer_marked and not s.marks:
+            badges.append(("◂▸ " + s.peer_marked, "red"))
         if badges:
             parts.append(Text(" │ ").join(Text(t, style=st) for t, st in badges))
         if s.stats:
             parts.append(Text(s.stats, style="dim"))
         return Group(*parts)
 
+    def on_mount(self) -> None:
+        self.refresh_state()
+
     def refresh_state(self) -> None:
         self.set_class(bool(self.state.marks), "marked")
+        self.set_class(bool(self.state.peer_marked) and not self.state.marks, "peer-marked")
         self.refresh(layout=True)
 
 

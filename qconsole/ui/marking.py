@@ -71,6 +71,14 @@ class MarkingController:
             if choice.note:
                 view.state.marks.append(f"“{choice.note}”")
             view.refresh_state()
+            peer = self.pane("right" if pane.side == "left" else "left").view_for(
+                view.state.turn_no
+            )
+            if peer is not None:  # marked turns show in both panes
+                peer.state.peer_marked = f"{side_label(pane.side)} reply marked: " + kind_label(
+                    choice.kind
+                )
+                peer.refresh_state()
             self.app.notify(f"marked: {kind_label(choice.kind)} — w rewrites it")
 
         self.app.push_screen(MarkScreen(side_label(pane.side)), done)

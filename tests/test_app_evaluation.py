@@ -55,3 +55,14 @@ async def test_evaluate_by_key_shows_the_table(benchmark_data):
 
         run = RunStore().latest(adapter="probe-adapter")
         assert run is not None and run.is_final
+
+        # the same numbers again in review: F4, then e
+        await pilot.press("f4")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ReviewScreen")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "EvaluationsScreen")
+        await pilot.pause(0.3)
+        assert app.screen.runs[0].run_id == run.run_id
+        review_svg = app.export_screenshot()
+        assert "1 cycle(s): probe-adapter" in review_svg.replace("&#160;", " ")
+        assert "forgetting" in review_svg

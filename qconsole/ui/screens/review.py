@@ -34,6 +34,7 @@ class ReviewScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("slash", "search", "Search"),
+        Binding("e", "evaluations", "Evaluations"),
         Binding("f5", "reload", "Reload", show=False),
     ]
     DEFAULT_CSS = """
@@ -94,7 +95,7 @@ class ReviewScreen(Screen[None]):
             )
             self.ids.append(s.id)
         self.query_one("#count", Static).update(
-            f"{len(summaries)} sessions · Enter opens · / searches · Esc "
+            f"{len(summaries)} sessions · Enter opens · / searches · e evaluations · Esc "
             + ("quits" if self.standalone else "back to the chat")
         )
 
@@ -109,6 +110,11 @@ class ReviewScreen(Screen[None]):
         if 0 <= event.cursor_row < len(self.ids):
             self.app.push_screen(SessionScreen(self.store, self.ids[event.cursor_row]),
                                  lambda _: self.reload())
+
+    def action_evaluations(self) -> None:
+        from qconsole.ui.screens.evaluations import EvaluationsScreen
+
+        self.app.push_screen(EvaluationsScreen())
 
     def action_search(self) -> None:
         self.query_one("#search", Input).focus()

@@ -1,14 +1,16 @@
 """Keep C libraries' writes to file descriptor 2 off the console's screen.
 
-llama.cpp and ggml log straight to fd 2 (adapter loads, KV cache notes), below Python's
-``sys.stderr``; under a full-screen Textual app those bytes land in the middle of the picture.
-While the console runs, fd 2 points at a log file instead, and is restored afterwards so a
+llama.cpp writes some lines (model load notes, KV cache notes) straight to fd 2, below Python.
+Textual paints the screen through ``sys.__stderr__``, which is also fd 2, so those bytes would
+land in the middle of the picture. While the console runs, Textual gets its own duplicate of
+the terminal descriptor, and fd 2 points at a log file; both are restored afterwards so a
 Python traceback at exit is still seen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -17,17 +19,26 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def native_stderr_to(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (embedded, some test runners)
+        terminal_fd = os.dup(2)
+        log = open(path, "ab", buffering=0)  # noqa: SIM115 - closed in the finally below
+    except (OSError, ValueError):  # no real fd 2 (embedded, some runners): change nothing
         yield path
         return
-    with open(path, "ab", buffering=0) as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield path
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    saved_fd = os.dup(2)
+    original = sys.__stderr__
+    terminal = io.TextIOWrapper(os.fdopen(terminal_fd, "wb", buffering=0),
+                                encoding=getattr(original, "encoding", None) or "utf-8",
+                                errors="replace", write_through=True)
+    os.dup2(log.fileno(), 2)
+    sys.__stderr__ = terminal  # what Textual's driver paints to
+    try:
+        yield path
+    finally:
+        sys.__stderr__ = original
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        terminal.close()
+        log.close()

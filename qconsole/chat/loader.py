@@ -56,8 +56,8 @@ def load_backend(config: Config, path: Path | None = None) -> tuple[LlamaBackend
 
 NO_ADAPTER = (
     "No adapter yet.\n\n"
-    "This pane shows the same base model patched with a LoRA adapter.\n"
-    "Make one: Ctrl+T to select a turn, m to mark a failing reply, w to rewrite it,\n"
+    "This pane shows the same base model patched with a LoRA adapter. "
+    "Make one: Ctrl+T to select a turn, m to mark a failing reply, w to rewrite it, "
     "then F5 to train. Or drop a PEFT adapter directory into adapters/ and press F3."
 )
 

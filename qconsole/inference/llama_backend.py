@@ -15,6 +15,7 @@ switch the KV cache is reset, or a prefix computed under the other adapter would
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import os
 import threading
@@ -57,6 +58,25 @@ class GenerationStats:
         }
 
 
+def _no_fd_juggling() -> None:
+    """Stop llama-cpp-python from silencing model loads by pointing file descriptors 1 and 2 at
+    /dev/null (``suppress_stdout_stderr``). That redirect is process-wide and happens on
+    whatever thread loads the model; in the console the UI thread is painting to fd 2 at that
+    moment and its frames would be lost. With ``verbose=False`` llama.cpp's own log is already
+    filtered to errors by llama-cpp-python's log callback, so the redirect buys nothing here.
+    """
+    import llama_cpp._internals as internals
+    import llama_cpp.llama as llama_module
+
+    for module in (internals, llama_module):
+        module.suppress_stdout_stderr = _NullSuppress
+
+
+class _NullSuppress(contextlib.nullcontext):
+    def __init__(self, disable: bool = True) -> None:
+        super().__init__()
+
+
 def default_threads() -> int:
     return max(1, (os.cpu_count() or 2))
 
@@ -85,6 +105,8 @@ class LlamaBackend:
             n_ctx = min(n_ctx, self.info.context_length)
         try:
             from llama_cpp import Llama
+
+            _no_fd_juggling()
         except ImportError as exc:  # pragma: no cover - hard dependency
             raise QConsoleError(
                 "llama-cpp-python is not installed; run scripts/setup_env.sh"

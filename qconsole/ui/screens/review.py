@@ -171,7 +171,7 @@ class SessionScreen(Screen[None]):
             model = session.models.get(side, "") if isinstance(session.models, dict) else ""
             adapter = session.adapters.get(side) if isinstance(session.adapters, dict) else None
             name = adapter.get("name") if isinstance(adapter, dict) else adapter
-            pane.set_title(("base" if side == "left" else "adapter") + f" · {model}",
+            pane.set_title(("base" if side == "left" else "adapter") + f" · {model or 'none'}",
                            name or "")
         for no, turn in enumerate(session.turns):
             self.handles.append(TurnHandle(turn.user, turn_id=turn.turn_id,

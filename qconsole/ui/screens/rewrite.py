@@ -35,8 +35,8 @@ class RewriteScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(Text("Rewrite the reply as it should have been. "
-                             "Ctrl+S saves, Esc cancels."))
+            yield Label(Text("Rewrite the reply as it should have been (typing replaces it, "
+                             "an arrow key edits it). Ctrl+S saves, Esc cancels."))
             yield Label(Text("you: " + visible_text(self.user)), classes="original")
             yield Label(Text("model said: " + visible_text(self.original)), classes="original")
             yield TextArea(self.seed, id="editor", soft_wrap=True)
@@ -44,7 +44,8 @@ class RewriteScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         editor = self.query_one("#editor", TextArea)
         editor.focus()
-        editor.move_cursor(editor.document.end)
+        # Selected: typing replaces the reply, an arrow key keeps it for editing.
+        editor.select_all()
 
     def action_save(self) -> None:
         text = self.query_one("#editor", TextArea).text

@@ -24,7 +24,6 @@ def plain_loop(backend: LlamaBackend, n: int) -> float:
     llm = backend.llm
     tokens = llm.tokenize(PROMPT.encode(), add_bos=True, special=True)
     llm.reset()
-    start = time.perf_counter()
     first = None
     count = 0
     for tok in llm.generate(tokens, top_k=1, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):

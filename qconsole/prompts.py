@@ -169,6 +169,19 @@ def template_for(
     return TranscriptTemplate()
 
 
+def template_for_model(info, choice: str = "auto") -> PromptTemplate:
+    """The template for a model described by a ``GGUFInfo`` (or anything with its
+    ``chat_template``, ``is_base_model``, ``bos_token`` and ``eos_token``): the one call that
+    chat, training and evaluation all make, so the three always agree."""
+    return template_for(
+        choice,
+        chat_template=info.chat_template,
+        is_base_model=info.is_base_model,
+        bos_token=info.bos_token,
+        eos_token=info.eos_token,
+    )
+
+
 def _end_of_turn_for(chat_template: str, eos_token: str | None) -> str:
     """The marker that closes an assistant turn in this template family."""
     for marker in ("<|im_end|>", "<end_of_turn>", "<|eot_id|>", "<|end|>"):

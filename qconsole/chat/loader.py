@@ -18,7 +18,7 @@ from qconsole.errors import QConsoleError
 from qconsole.inference.llama_backend import LlamaBackend
 from qconsole.models.gguf_info import read_gguf_info
 from qconsole.models.resolve import resolve_model
-from qconsole.prompts import PromptTemplate, template_for
+from qconsole.prompts import PromptTemplate, template_for_model
 
 
 def threads_per_side(total: int | None = None) -> int:
@@ -27,14 +27,7 @@ def threads_per_side(total: int | None = None) -> int:
 
 
 def template_for_backend(backend: LlamaBackend, choice: str) -> PromptTemplate:
-    info = backend.info
-    return template_for(
-        choice,
-        chat_template=info.chat_template,
-        is_base_model=info.is_base_model,
-        bos_token=info.bos_token,
-        eos_token=info.eos_token,
-    )
+    return template_for_model(backend.info, choice)
 
 
 def load_backend(config: Config, path: Path | None = None) -> tuple[LlamaBackend, str]:

@@ -263,7 +263,7 @@ def _setup(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> _Cont
     from qconsole.config import load_config
     from qconsole.evaluation.lm_backend import LlamaEngine
     from qconsole.models.resolve import resolve_model
-    from qconsole.prompts import template_for
+    from qconsole.prompts import template_for_model
 
     config = load_config()
     model = resolve_model(request.model or config.model, aliases=config.models)
@@ -281,9 +281,7 @@ def _setup(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> _Cont
     def template_named(choice: str) -> Any:
         if choice not in ("auto", "transcript", "chat"):
             choice = "auto"
-        return template_for(choice, chat_template=info.chat_template,
-                            is_base_model=info.is_base_model, bos_token=info.bos_token,
-                            eos_token=info.eos_token)
+        return template_for_model(info, choice)
 
     template = template_named(request.template or config.template)
     max_tokens = request.max_tokens or config.sampling.max_tokens

@@ -40,6 +40,7 @@ from typing import Any
 
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.results import ItemResult, read_jsonl, write_jsonl
+from qconsole.jobs.runner import pid_alive
 from qconsole.paths import workspace_dir
 
 MANIFEST = "manifest.json"
@@ -72,16 +73,6 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _slug(text: str) -> str:
@@ -104,7 +95,7 @@ class StoredRun:
     @property
     def status(self) -> str:
         status = str(self.manifest.get("status") or "running")
-        if status == "running" and not _pid_alive(self.manifest.get("pid")):
+        if status == "running" and not pid_alive(self.manifest.get("pid")):
             return "crashed"
         return status
 

@@ -31,6 +31,19 @@ from qconsole.jobs.reader import EventReader
 DEFAULT_GRACE_S = 5.0
 
 
+def pid_alive(pid: int | None) -> bool:
+    """Whether a process with this id exists (it may belong to someone else)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def qconsole_argv(*args: str) -> list[str]:
     """argv that runs ``qconsole ARGS`` with this very interpreter (the same virtualenv)."""
     return [sys.executable, "-m", "qconsole", *args]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
+from qconsole.jobs.runner import pid_alive
 from qconsole.training.dataset import (
     ChatTokenizer,
     NothingToTrain,
@@ -181,43 +182,13 @@ def prepare(request: TrainRequest, emit: Emit = _noop) -> Prepared:
     return Prepared(resolved.path, resolved.name, template, tokenizer, training_set, warnings)
 
 
-def chat_template_for(gguf_path: Path, choice: str, tokenizer: Any) -> Any:
-    """The prompt template the chat picks for this model (``chat.loader.template_for_backend``:
-    ``template_for`` fed from a ``GGUFInfo``), built from the fast header reader: the full
-    ``read_gguf_info`` parses the whole 262k vocabulary (about 15 s) for two token strings,
-    which the tokenizer already has."""
-    from qconsole.models.fingerprint import read_gguf_header
-    from qconsole.models.gguf_info import GGUFInfo
-    from qconsole.prompts import template_for
+def chat_template_for(gguf_path: Path, choice: str, tokenizer: Any = None) -> Any:
+    """The prompt template the chat picks for this model: the same ``template_for_model`` call
+    on the same ``GGUFInfo`` (``tokenizer`` is unused, kept for callers)."""
+    from qconsole.models.gguf_info import read_gguf_info
+    from qconsole.prompts import template_for_model
 
-    path = Path(gguf_path)
-    header = read_gguf_header(path)
-    meta = header.metadata
-
-    def token(key: str) -> str | None:
-        idx = meta.get(key)
-        return tokenizer.convert_ids_to_tokens(int(idx)) if idx is not None else None
-
-    chat_template = meta.get("tokenizer.chat_template")
-    info = GGUFInfo(
-        path=path,
-        architecture=header.architecture,
-        name=str(meta.get("general.name") or path.stem),
-        file_type=str(meta.get("general.file_type", "unknown")),
-        size_bytes=path.stat().st_size,
-        context_length=None,
-        block_count=None,
-        chat_template=str(chat_template) if chat_template else None,
-        bos_token=token("tokenizer.ggml.bos_token_id"),
-        eos_token=token("tokenizer.ggml.eos_token_id"),
-    )
-    return template_for(
-        choice,
-        chat_template=info.chat_template,
-        is_base_model=info.is_base_model,
-        bos_token=info.bos_token,
-        eos_token=info.eos_token,
-    )
+    return template_for_model(read_gguf_info(gguf_path, check_memory=False), choice)
 
 
 def default_name() -> str:
@@ -233,19 +204,11 @@ def remove_stale_tmp(root: Path) -> None:
         if not m or not entry.is_dir():
             continue
         pid = int(m.group(1))
-        if pid == os.getpid() or _pid_alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         shutil.rmtree(entry, ignore_errors=True)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def source_record(prepared: Prepared, request: TrainRequest) -> dict[str, Any]:

@@ -69,3 +69,29 @@ async def test_broken_model_is_a_notification_not_a_crash(tmp_path):
         await wait_for(pilot, lambda: not app.query_one("#loading").display)
         assert app.sides["left"] is None
         assert any("broken.gguf" in n.message and n.severity == "error" for n in app._notifications)
+
+
+async def test_regenerate_one_side_and_both_keep_every_turn_saved():
+    from qconsole.paths import sessions_dir
+    from qconsole.store.store import SessionStore
+
+    app = make_app()
+    app.settings = SamplingSettings(temperature=0.9, seed=1, max_tokens=12)
+    async with app.run_test(size=(140, 40)) as pilot:
+        prompt = app.query_one("#prompt")
+        await wait_for(pilot, lambda: not prompt.disabled)
+        await pilot.click("#prompt")
+        await pilot.press(*"Tell me a fact.")
+        await pilot.press("enter")
+        left = app.query_one("#left", ChatPane)
+        await wait_for(pilot, lambda: left.turns and not app.streaming)
+        await pilot.press("ctrl+t", "g")  # regenerate the left side only
+        await wait_for(pilot, lambda: len(app.handles) == 2 and not app.streaming)
+        assert len(left.turns) == 1 and len(app.user_turns) == 1
+        assert len(app.sides["left"].history) == 2
+        await pilot.press("ctrl+r")  # both sides
+        await wait_for(pilot, lambda: len(app.handles) == 3 and not app.streaming)
+        assert len(left.turns) == 1 and len(app.sides["left"].history) == 2
+        assert app.recorder.flush(10)
+        [summary] = SessionStore(sessions_dir()).list_sessions()
+        assert summary.n_turns == 3  # the original and both regenerations are kept

@@ -34,7 +34,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("jobs", "f7", "Jobs", "Show or hide the training/evaluation pane", group="Loop"),
     ActionSpec("cancel_job", "f8", "Stop job", "Cancel the running training or evaluation",
                group="Loop"),
-    ActionSpec("regenerate", "ctrl+r", "Regenerate", "Regenerate the last reply of both sides"),
+    ActionSpec("regenerate", "ctrl+r", "Regenerate",
+               "Regenerate the last reply of both sides (g in the turns: one side)"),
     ActionSpec("edit_last", "ctrl+e", "Edit last", "Edit and resend your last message"),
     ActionSpec("new_session", "ctrl+n", "New", "Start a new session", group="Sessions"),
     ActionSpec("focus_turns", "ctrl+t", "Turns", "Move to the turns to mark them", group="Mark"),
@@ -54,6 +55,8 @@ PANE_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("prefer", "p", "Prefer", "Prefer this side's reply (a preference pair)",
                group="Mark"),
     ActionSpec("undo", "u", "Undo", "Undo the last mark, rewrite or preference", group="Mark"),
+    ActionSpec("regenerate_side", "g", "Regen side",
+               "Regenerate only this side's last reply", group="Mark"),
 )
 
 

@@ -221,10 +221,12 @@ class QConsoleApp(App[None]):
         event.input.value = ""
         self.send(text)
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, *, only: str | None = None) -> None:
+        """Send ``text`` to both sides (or to side ``only``, to regenerate just that one)."""
         self.cancel_event = threading.Event()
-        self.user_turns.append(text)
-        live = {n: s for n, s in self.sides.items() if s is not None}
+        if only is None:
+            self.user_turns.append(text)
+        live = {n: s for n, s in self.sides.items() if s is not None and only in (None, n)}
         handle = self._record_turn(text, live)
         self.handles.append(handle)
         turn_no = len(self.handles) - 1
@@ -375,6 +377,18 @@ class QConsoleApp(App[None]):
             prompt.value = text
             prompt.focus()
 
+    def regenerate_side(self, side_name: str) -> None:
+        """Regenerate only this side's last reply; the earlier one stays saved."""
+        side = self.sides[side_name]
+        if self.streaming or not self.user_turns or side is None:
+            return
+        pane = self.query_one(f"#{side_name}", ChatPane)
+        if side.drop_last_turn() is None or not pane.turns:
+            return
+        pane.turns.pop().remove()
+        self.send(self.user_turns[-1], only=side_name)
+        self.query_one("#prompt", Input).focus()
+
     def _drop_last_turn(self) -> str | None:
         text = self.user_turns.pop()
         for side_name in ("left", "right"):
@@ -409,6 +423,9 @@ class QConsoleApp(App[None]):
             target = self.query_one(f"#{other}", ChatPane)
             target.selected = msg.pane.selected
             target.focus()
+            return
+        if msg.action == "regenerate_side":
+            self.regenerate_side(msg.pane.side)
             return
         self.marking.handle(msg)
 

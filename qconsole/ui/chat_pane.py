@@ -237,3 +237,6 @@ class ChatPane(VerticalScroll, can_focus=True):
 
     def action_undo(self) -> None:
         self._ask("undo")
+
+    def action_regenerate_side(self) -> None:
+        self._ask("regenerate_side")

@@ -26,10 +26,15 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 VPY="$VENV/bin/python"
 
-# Fast path: nothing changed since the last successful install.
-want="$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)-$EXTRAS"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
-  exit 0
+# Fast path: nothing changed since the last successful install (an install with extras also
+# serves a plain run, so scripts/run.sh after scripts/test.sh does not reinstall).
+hash="$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)"
+want="$hash-$EXTRAS"
+if [ -f "$STAMP" ]; then
+  have="$(cat "$STAMP")"
+  if [ "$have" = "$want" ] || { [ -z "$EXTRAS" ] && [ "${have%%-*}" = "$hash" ]; }; then
+    exit 0
+  fi
 fi
 
 "$VPY" -m pip install -q --upgrade pip wheel setuptools >&2

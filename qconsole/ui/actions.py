@@ -39,7 +39,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("edit_last", "ctrl+e", "Edit last", "Edit and resend your last message"),
     ActionSpec("new_session", "ctrl+n", "New", "Start a new session", group="Sessions"),
     ActionSpec("focus_turns", "ctrl+t", "Turns", "Move to the turns to mark them", group="Mark"),
-    ActionSpec("quit", "ctrl+q", "Quit", "Quit (everything is already saved)", priority=True),
+    ActionSpec("quit", "ctrl+q,ctrl+c", "Quit", "Quit (everything is already saved)",
+               priority=True),
 )
 
 # Keys inside a chat pane (turn navigation and marking); listed in help, bound on the pane.

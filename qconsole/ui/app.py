@@ -429,12 +429,28 @@ class QConsoleApp(App[None]):
             return
         self.marking.handle(msg)
 
-    def action_pick_adapter(self) -> None:
+    def _local_base(self):
+        """The local base GGUF the loop works on, or None (with a notification) when the model
+        is not loaded yet or the left pane is a remote server."""
         left = self.sides["left"]
         if left is None or left.backend is None:
             self.notify("the model is not loaded yet", severity="warning")
+            return None
+        path = getattr(left.backend, "path", None)
+        if path is None:
+            self.notify("adapters, training and evaluation need a local model in the left pane "
+                        "(the left pane is a remote server)", severity="warning")
+        return path
+
+    def action_pick_adapter(self) -> None:
+        right = self.sides["right"]
+        if right is not None and getattr(right.backend, "path", None) is None:
+            self.notify("the right pane is a remote server: its adapter is chosen in "
+                        "[remote.right] of the config", severity="warning")
             return
-        self._open_adapter_picker(left.backend.path)
+        base = self._local_base()
+        if base is not None:
+            self._open_adapter_picker(base)
 
     @work(thread=True, exclusive=True, group="adapters", exit_on_error=False)
     def _open_adapter_picker(self, base_path) -> None:
@@ -556,9 +572,7 @@ class QConsoleApp(App[None]):
         self.notify(f"cancelling {view.title}…")
 
     def action_train(self) -> None:
-        left = self.sides["left"]
-        if left is None or left.backend is None or self.store is None:
-            self.notify("the model is not loaded yet", severity="warning")
+        if self._local_base() is None or self.store is None:
             return
         if any(v.kind == "train" for v in self.query_one("#jobs", JobsPane).running()):
             self.notify("a training run is already going (F7 shows it)", severity="warning")
@@ -615,9 +629,9 @@ class QConsoleApp(App[None]):
     def action_evaluate(self) -> None:
         from qconsole.ui.screens.evaluate import EvaluateScreen
 
-        left, right = self.sides["left"], self.sides["right"]
-        if left is None or left.backend is None:
-            self.notify("the model is not loaded yet", severity="warning")
+        base = self._local_base()
+        right = self.sides["right"]
+        if base is None:
             return
         if right is None or not right.adapter_name:
             self.notify("no adapter in the right pane: train one (F5) or pick one (F3)",
@@ -628,7 +642,7 @@ class QConsoleApp(App[None]):
         def launch(args: list[str] | None) -> None:
             if args is None:
                 return
-            argv = ["eval", "--model", str(left.backend.path), "--adapter", adapter,
+            argv = ["eval", "--model", str(base), "--adapter", adapter,
                     "--sessions", str(sessions_dir()), "--progress-jsonl", "-", *args]
             self._start_job("eval", f"evaluating {adapter} against the base", argv,
                             self._evaluation_finished)

@@ -33,7 +33,8 @@ async def test_train_by_key_and_the_adapter_arrives():
 
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "TrainScreen")
-        assert "1 correction" in str(app.screen.query_one("Label").render())
+        header = str(app.screen.query_one("Label").render())
+        assert "1 correction" in header and "tokens per epoch" in header
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: list(app.query(JobView)))
         view = app.query_one(JobView)

@@ -589,9 +589,28 @@ class QConsoleApp(App[None]):
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
         n_sessions = len({c.session_id for c in corrections})
-        self.call_from_thread(self._show_train_dialog, corrections, n_sessions)
+        tokens = self._count_training_tokens(corrections)
+        self.call_from_thread(self._show_train_dialog, corrections, n_sessions, tokens)
 
-    def _show_train_dialog(self, corrections: list, n_sessions: int) -> None:
+    def _count_training_tokens(self, corrections: list) -> tuple[int, int] | None:
+        """(prompt, target) tokens of the training examples, counted with the chat's own
+        template and tokenizer: what training will see (worker thread)."""
+        left = self.sides["left"]
+        if left is None or not corrections:
+            return None
+        prompt = target = 0
+        try:
+            for c in corrections:
+                p, t = left.template.training_pair(c.prompt_messages, c.rewrite)
+                prompt += left.backend.count_tokens(p)
+                target += left.backend.count_tokens(t)
+        except Exception:  # a count is a nicety; the training job reports the real figures
+            return None
+        return prompt, target
+
+    def _show_train_dialog(
+        self, corrections: list, n_sessions: int, tokens: tuple[int, int] | None = None
+    ) -> None:
         from qconsole.paths import adapters_dir
         from qconsole.ui.screens.train import TrainScreen
 
@@ -608,7 +627,7 @@ class QConsoleApp(App[None]):
                             argv, self._training_finished)
             self.notify("training started in the background: keep chatting (F7 hides the pane)")
 
-        self.push_screen(TrainScreen(corrections, n_sessions), launch)
+        self.push_screen(TrainScreen(corrections, n_sessions, tokens), launch)
 
     def _training_finished(self, view: JobView, ev: dict) -> None:
         if ev.get("event") != "done":

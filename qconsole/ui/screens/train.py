@@ -35,10 +35,12 @@ class TrainScreen(ModalScreen[list[str] | None]):
     TrainScreen Horizontal { height: auto; align: right middle; }
     """
 
-    def __init__(self, corrections: list, n_sessions: int) -> None:
+    def __init__(self, corrections: list, n_sessions: int,
+                 tokens: tuple[int, int] | None = None) -> None:
         super().__init__()
         self.corrections = corrections
         self.n_sessions = n_sessions
+        self.tokens = tokens
 
     def compose(self) -> ComposeResult:
         n = len(self.corrections)
@@ -49,6 +51,9 @@ class TrainScreen(ModalScreen[list[str] | None]):
                 f" on {n} correction{'s' if n != 1 else ''} from {self.n_sessions} "
                 "session(s): a fresh adapter from the base model on everything corrected so "
                 "far. Ctrl+S starts, Esc cancels.",
+                (f"\n{self.tokens[0] + self.tokens[1]} tokens per epoch: {self.tokens[0]} "
+                 f"of context (no loss) and {self.tokens[1]} of targets (the loss)"
+                 if self.tokens else ""),
             ))
             with Grid():
                 yield Label("name")

@@ -687,6 +687,11 @@ class QConsoleApp(App[None]):
 
     def on_unmount(self) -> None:
         self.cancel_event.set()
+        # Jobs are children of this console: quitting stops them (a cancelled training leaves
+        # nothing in the registry, a cancelled evaluation is stored as partial).
+        for view in self.query(JobView):
+            if not view.finished:
+                view.handle.cancel(wait=False)
         if self.recorder is not None:
             self.recorder.close()
 

@@ -85,7 +85,8 @@ class QConsoleApp(App[None]):
         with Horizontal(id="panes"):
             yield ChatPane("left", id="left")
             yield ChatPane("right", id="right")
-        yield JobsPane(id="jobs")
+        self.jobs_pane = JobsPane(id="jobs")
+        yield self.jobs_pane
         yield Input(placeholder="Loading the model…", id="prompt", disabled=True)
         yield Static("", id="status")
         yield Footer()
@@ -689,9 +690,8 @@ class QConsoleApp(App[None]):
         self.cancel_event.set()
         # Jobs are children of this console: quitting stops them (a cancelled training leaves
         # nothing in the registry, a cancelled evaluation is stored as partial).
-        for view in self.query(JobView):
-            if not view.finished:
-                view.handle.cancel(wait=False)
+        for view in self.jobs_pane.running():
+            view.handle.cancel(wait=False)
         if self.recorder is not None:
             self.recorder.close()
 

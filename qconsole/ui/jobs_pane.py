@@ -148,10 +148,15 @@ class JobsPane(VerticalScroll):
     JobsPane.shown { display: block; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.views: list[JobView] = []  # kept outside the DOM: still there while shutting down
+
     def running(self) -> list[JobView]:
-        return [v for v in self.query(JobView) if not v.finished]
+        return [v for v in self.views if not v.finished]
 
     def add_job(self, view: JobView) -> None:
+        self.views.append(view)
         self.add_class("shown")
         self.mount(view, before=0)
         self.scroll_home(animate=False)

@@ -27,10 +27,12 @@ from qconsole.sampling import SamplingSettings
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.ui.actions import ACTIONS, bindings, known_ids
+from qconsole.ui.adapter_actions import AdapterActions
 from qconsole.ui.chat_pane import ChatPane, TurnState
-from qconsole.ui.jobs_pane import JobsPane, JobView
+from qconsole.ui.jobs_pane import JobsPane
+from qconsole.ui.loop_actions import LoopActions
 from qconsole.ui.marking import MarkingController
-from qconsole.ui.messages import AdapterReady, ModelsLoaded, ReplyFinished
+from qconsole.ui.messages import ModelsLoaded, ReplyFinished
 from qconsole.ui.stream_buffer import StreamBuffer
 from qconsole.ui.themes import DEFAULT_THEME, load_themes
 
@@ -38,7 +40,7 @@ FLUSH_INTERVAL_S = 1 / 25
 JOB_POLL_S = 0.5
 
 
-class QConsoleApp(App[None]):
+class QConsoleApp(AdapterActions, LoopActions, App[None]):
     TITLE = "qconsole"
     BINDINGS = bindings(ACTIONS)
     CSS = """
@@ -430,106 +432,6 @@ class QConsoleApp(App[None]):
             return
         self.marking.handle(msg)
 
-    def _local_base(self):
-        """The local base GGUF the loop works on, or None (with a notification) when the model
-        is not loaded yet or the left pane is a remote server."""
-        left = self.sides["left"]
-        if left is None or left.backend is None:
-            self.notify("the model is not loaded yet", severity="warning")
-            return None
-        path = getattr(left.backend, "path", None)
-        if path is None:
-            self.notify("adapters, training and evaluation need a local model in the left pane "
-                        "(the left pane is a remote server)", severity="warning")
-        return path
-
-    def action_pick_adapter(self) -> None:
-        right = self.sides["right"]
-        if right is not None and getattr(right.backend, "path", None) is None:
-            self.notify("the right pane is a remote server: its adapter is chosen in "
-                        "[remote.right] of the config", severity="warning")
-            return
-        base = self._local_base()
-        if base is not None:
-            self._open_adapter_picker(base)
-
-    @work(thread=True, exclusive=True, group="adapters", exit_on_error=False)
-    def _open_adapter_picker(self, base_path) -> None:
-        from qconsole.adapters.registry import list_adapters
-
-        try:
-            entries = list_adapters(base_path)
-        except QConsoleError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        self.call_from_thread(self._show_adapter_picker, entries)
-
-    def _show_adapter_picker(self, entries: list) -> None:
-        from qconsole.ui.screens.adapters import NONE_ID, AdapterPickerScreen
-
-        right = self.sides["right"]
-
-        def chosen(name: str | None) -> None:
-            if name is None:
-                return
-            if self.streaming:
-                self.notify("wait for the replies to finish (Esc cancels)", severity="warning")
-                return
-            self.switch_adapter(None if name == NONE_ID else name)
-
-        self.push_screen(AdapterPickerScreen(entries, right.adapter_name if right else None),
-                         chosen)
-
-    @work(thread=True, exclusive=True, group="adapters", exit_on_error=False)
-    def switch_adapter(self, name: str | None) -> None:
-        """Apply an adapter to the right side (no model reload) or remove the right side."""
-        from qconsole.chat.loader import attach_adapter
-
-        left = self.sides["left"]
-        # a right side parked by "none" keeps its llama.cpp context: switching back is cheap
-        right = self.sides["right"]
-        if right is None and self._parked_right is not None:
-            right = self._parked_right
-            right.clear()  # its history stopped when it was parked; start it fresh
-        if left is None:
-            return
-        if name is None:
-            self.post_message(AdapterReady(None, None))
-            return
-        try:
-            side = attach_adapter(self.config, left, right, name)
-            self.post_message(AdapterReady(side, None))
-        except QConsoleError as exc:
-            self.post_message(AdapterReady(right, str(exc)))
-        except Exception as exc:
-            self.post_message(AdapterReady(right, f"{type(exc).__name__}: {exc}"))
-
-    def on_adapter_ready(self, msg: AdapterReady) -> None:
-        from qconsole.chat.loader import NO_ADAPTER
-
-        pane = self.query_one("#right", ChatPane)
-        if msg.error:
-            self.notify(msg.error, title="adapter not loaded", severity="error", timeout=20)
-            return
-        old = self.sides["right"]
-        self.sides["right"] = msg.side
-        if msg.side is None:
-            self._parked_right = old or self._parked_right
-            pane.set_title("adapter · none")
-            pane.show_placeholder(NO_ADAPTER)
-            save_state(adapter=None)
-            self.notify("right pane: no adapter")
-        else:
-            pane.clear_placeholder()
-            pane.set_title(f"adapter · {msg.side.adapter_name}", msg.side.model_name)
-            save_state(adapter=msg.side.adapter_name)
-            changed = old is None or old.adapter_name != msg.side.adapter_name
-            if changed:
-                self.notify(f"right pane now uses adapter {msg.side.adapter_name}")
-        if self.recorder is not None:
-            self.recorder.update_meta(self._session_meta())
-        self.set_status(self._status_line())
-
     def action_review(self) -> None:
         from qconsole.ui.screens.review import ReviewScreen
 
@@ -539,145 +441,6 @@ class QConsoleApp(App[None]):
         if self.recorder is not None:
             self.recorder.flush(2.0)  # so the live session shows up complete
         self.push_screen(ReviewScreen(self.store))
-
-    # -- background jobs -------------------------------------------------------------------
-    def _poll_jobs(self) -> None:
-        self.query_one("#jobs", JobsPane).poll()
-
-    def _start_job(self, kind: str, title: str, args: list[str], on_finish) -> JobView | None:
-        import time
-
-        from qconsole.jobs import qconsole_argv, start_job
-        from qconsole.paths import cache_dir
-
-        log = cache_dir() / "jobs" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        try:
-            handle = start_job(qconsole_argv(*args), log)
-        except OSError as exc:
-            self.notify(f"could not start {kind}: {exc}", severity="error")
-            return None
-        view = JobView(handle, kind, title, on_finish=on_finish)
-        self.query_one("#jobs", JobsPane).add_job(view)
-        return view
-
-    def action_jobs(self) -> None:
-        self.query_one("#jobs", JobsPane).toggle_class("shown")
-
-    def action_cancel_job(self) -> None:
-        running = self.query_one("#jobs", JobsPane).running()
-        if not running:
-            self.notify("no job is running")
-            return
-        view = running[0]
-        self.run_worker(partial(view.handle.cancel, wait=True), thread=True, group="cancel")
-        self.notify(f"cancelling {view.title}…")
-
-    def action_train(self) -> None:
-        if self._local_base() is None or self.store is None:
-            return
-        if any(v.kind == "train" for v in self.query_one("#jobs", JobsPane).running()):
-            self.notify("a training run is already going (F7 shows it)", severity="warning")
-            return
-        if self.recorder is not None:
-            self.recorder.flush(2.0)
-        self._gather_corrections()
-
-    @work(thread=True, exclusive=True, group="corrections", exit_on_error=False)
-    def _gather_corrections(self) -> None:
-        try:
-            corrections = self.store.corrections()
-        except QConsoleError as exc:
-            self.call_from_thread(self.notify, str(exc), severity="error")
-            return
-        n_sessions = len({c.session_id for c in corrections})
-        tokens = self._count_training_tokens(corrections)
-        self.call_from_thread(self._show_train_dialog, corrections, n_sessions, tokens)
-
-    def _count_training_tokens(self, corrections: list) -> tuple[int, int] | None:
-        """(prompt, target) tokens of the training examples, counted with the chat's own
-        template and tokenizer: what training will see (worker thread)."""
-        left = self.sides["left"]
-        if left is None or not corrections:
-            return None
-        prompt = target = 0
-        try:
-            for c in corrections:
-                p, t = left.template.training_pair(c.prompt_messages, c.rewrite)
-                prompt += left.backend.count_tokens(p)
-                target += left.backend.count_tokens(t)
-        except Exception:  # a count is a nicety; the training job reports the real figures
-            return None
-        return prompt, target
-
-    def _show_train_dialog(
-        self, corrections: list, n_sessions: int, tokens: tuple[int, int] | None = None
-    ) -> None:
-        from qconsole.paths import adapters_dir
-        from qconsole.ui.screens.train import TrainScreen
-
-        left = self.sides["left"]
-
-        def launch(args: list[str] | None) -> None:
-            if args is None or left is None:
-                return
-            argv = ["train", "--model", str(left.backend.path), "--template",
-                    self.template_choice, "--sessions", str(sessions_dir()),
-                    "--adapters", str(adapters_dir()), "--progress-jsonl", "-", "--quiet", *args]
-            name = args[args.index("--name") + 1] if "--name" in args else "adapter"
-            self._start_job("train", f"training {name} on {len(corrections)} corrections",
-                            argv, self._training_finished)
-            self.notify("training started in the background: keep chatting (F7 hides the pane)")
-
-        self.push_screen(TrainScreen(corrections, n_sessions, tokens), launch)
-
-    def _training_finished(self, view: JobView, ev: dict) -> None:
-        if ev.get("event") != "done":
-            self.notify(f"{view.title}: {ev.get('message') or ev.get('event')}",
-                        severity="error" if ev.get("event") == "error" else "warning",
-                        timeout=20)
-            return
-        name = ev.get("adapter")
-        eq = ev.get("equivalence") or {}
-        if eq and not eq.get("passed"):
-            self.notify(f"equivalence check of {name} failed: {eq.get('summary')}",
-                        severity="warning", timeout=20)
-        if name:
-            self.notify(f"adapter {name} trained (loss {ev.get('final_loss', 0):.3f}); "
-                        "loading it into the right pane", timeout=10)
-            self.switch_adapter(name)
-
-    def action_evaluate(self) -> None:
-        from qconsole.ui.screens.evaluate import EvaluateScreen
-
-        base = self._local_base()
-        right = self.sides["right"]
-        if base is None:
-            return
-        if right is None or not right.adapter_name:
-            self.notify("no adapter in the right pane: train one (F5) or pick one (F3)",
-                        severity="warning")
-            return
-        adapter = right.adapter_name
-
-        def launch(args: list[str] | None) -> None:
-            if args is None:
-                return
-            argv = ["eval", "--model", str(base), "--adapter", adapter,
-                    "--sessions", str(sessions_dir()), "--progress-jsonl", "-", *args]
-            self._start_job("eval", f"evaluating {adapter} against the base", argv,
-                            self._evaluation_finished)
-            self.notify("evaluation started in the background: keep chatting")
-
-        self.push_screen(EvaluateScreen(adapter), launch)
-
-    def _evaluation_finished(self, view: JobView, ev: dict) -> None:
-        if ev.get("event") == "done":
-            self.notify(f"{view.title}: done — results in the jobs pane (F7) and in "
-                        f"{ev.get('run_dir', 'evals/')}", timeout=15)
-        else:
-            self.notify(f"{view.title}: {ev.get('message') or ev.get('event')} "
-                        "(partial results are marked as such)", severity="warning", timeout=20)
-
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)

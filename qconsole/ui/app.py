@@ -433,14 +433,19 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         self.marking.handle(msg)
 
     def action_review(self) -> None:
-        from qconsole.ui.screens.review import ReviewScreen
-
         if self.store is None:
             self.notify("no session store: see the earlier error", severity="error")
             return
+        self._open_review()
+
+    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
+    def _open_review(self) -> None:
+        """Off the UI thread: wait for pending writes so the live session shows up complete."""
+        from qconsole.ui.screens.review import ReviewScreen
+
         if self.recorder is not None:
-            self.recorder.flush(2.0)  # so the live session shows up complete
-        self.push_screen(ReviewScreen(self.store))
+            self.recorder.flush(10.0)
+        self.call_from_thread(lambda: self.push_screen(ReviewScreen(self.store)))
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)

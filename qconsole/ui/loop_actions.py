@@ -56,12 +56,12 @@ class LoopActions:
         if any(v.kind == "train" for v in self.query_one("#jobs", JobsPane).running()):
             self.notify("a training run is already going (F7 shows it)", severity="warning")
             return
-        if self.recorder is not None:
-            self.recorder.flush(2.0)
         self._gather_corrections()
 
     @work(thread=True, exclusive=True, group="corrections", exit_on_error=False)
     def _gather_corrections(self) -> None:
+        if self.recorder is not None:
+            self.recorder.flush(10.0)  # the latest marks and rewrites are on disk first
         try:
             corrections = self.store.corrections()
         except QConsoleError as exc:

@@ -96,7 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in _OUTPUT_ERRNOS:
             raise
         _silence_stdout()
-        _say_error(f"cannot write the output: {exc.strerror or exc}")
+        what = exc.filename if isinstance(exc.filename, str) else "the output"
+        _say_error(f"cannot write {what}: {exc.strerror or exc}")
         return 2
 
 

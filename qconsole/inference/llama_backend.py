@@ -101,6 +101,7 @@ class LlamaBackend:
         self.lock = threading.RLock()
         self._adapters: dict[Path, object] = {}  # llama.cpp adapter handles by file
         self.adapter_path: Path | None = None
+        self.adapter_scale = 1.0
         if self.info.context_length:
             n_ctx = min(n_ctx, self.info.context_length)
         try:
@@ -207,6 +208,27 @@ class LlamaBackend:
         return "".join(self.stream(prompt, settings, stop=stop))
 
     # -- adapters --------------------------------------------------------------------------
+    def lora_handle(self, gguf_lora: str | os.PathLike[str]) -> object:
+        """llama.cpp's handle of a GGUF LoRA on this model, loaded once per file."""
+        import llama_cpp
+
+        path = Path(gguf_lora).resolve()
+        with self.lock:
+            handle = self._adapters.get(path)
+            if handle is None:
+                if not path.exists():
+                    raise QConsoleError(f"adapter file not found: {path}")
+                handle = llama_cpp.llama_adapter_lora_init(
+                    self.llm._model.model, str(path).encode("utf-8")
+                )
+                if not handle:
+                    raise QConsoleError(
+                        f"llama.cpp refused the adapter {path.name} "
+                        "(made for another base model, or a target llama.cpp cannot patch)"
+                    )
+                self._adapters[path] = handle
+            return handle
+
     def set_adapter(self, gguf_lora: str | os.PathLike[str] | None, scale: float = 1.0) -> None:
         """Apply a GGUF LoRA to this context (None: plain base). Never reloads the model."""
         import llama_cpp
@@ -217,26 +239,14 @@ class LlamaBackend:
                 rc = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
                 self.adapter_path = None
             else:
-                path = Path(gguf_lora).resolve()
-                handle = self._adapters.get(path)
-                if handle is None:
-                    if not path.exists():
-                        raise QConsoleError(f"adapter file not found: {path}")
-                    handle = llama_cpp.llama_adapter_lora_init(
-                        self.llm._model.model, str(path).encode("utf-8")
-                    )
-                    if not handle:
-                        raise QConsoleError(
-                            f"llama.cpp refused the adapter {path.name} "
-                            "(made for another base model, or a target llama.cpp cannot patch)"
-                        )
-                    self._adapters[path] = handle
+                handle = self.lora_handle(gguf_lora)
                 adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
                 scales = (ctypes.c_float * 1)(scale)
                 rc = llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales)
-                self.adapter_path = path
+                self.adapter_path = Path(gguf_lora).resolve()
             if rc != 0:
                 raise QConsoleError(f"llama.cpp could not set the adapter (code {rc})")
+            self.adapter_scale = scale
             # The prefix cache was computed under the previous adapter.
             self.llm.reset()
 

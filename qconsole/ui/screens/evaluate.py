@@ -32,6 +32,7 @@ class EvaluateScreen(ModalScreen[list[str] | None]):
     EvaluateScreen Grid { grid-size: 2; grid-columns: 22 1fr; grid-rows: 3; height: auto; }
     EvaluateScreen Label { padding-top: 1; }
     EvaluateScreen #error { color: $error; height: auto; }
+    EvaluateScreen #availability { height: auto; color: $text-muted; }
     EvaluateScreen Horizontal { height: auto; align: right middle; }
     """
 
@@ -63,10 +64,32 @@ class EvaluateScreen(ModalScreen[list[str] | None]):
                 yield Label("benchmark data dir")
                 yield Input(self.data_dir, id="f-data",
                             placeholder="local JSONL folder for offline runs (blank: the hub)")
+            yield Label("", id="availability")
             yield Label("", id="error")
             with Horizontal():
                 yield Button("Start evaluation", variant="primary", id="start")
                 yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self._check_data()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("f-tasks", "f-panel", "f-data"):
+            self._check_data()
+
+    def _check_data(self) -> None:
+        names = [*_csv(self.query_one("#f-tasks", Input).value),
+                 *_csv(self.query_one("#f-panel", Input).value)]
+        data = self.query_one("#f-data", Input).value.strip() or None
+        self.run_worker(lambda: self._availability(names, data), thread=True,
+                        exclusive=True, group="data-check")
+
+    def _availability(self, names: list[str], data: str | None) -> None:
+        """Where each benchmark's data comes from (a thread: it may ask the network)."""
+        from qconsole.evaluation.benchmark_data import availability_text
+
+        text = availability_text(names, data_dir=data)
+        self.app.call_from_thread(self.query_one("#availability", Label).update, text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_start() if event.button.id == "start" else self.action_cancel()

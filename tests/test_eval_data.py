@@ -62,9 +62,9 @@ def _fake_olmo_package(root: Path) -> Path:
     wino.mkdir(parents=True)
     table = pa.table({"sentence": ["The _ is red."], "option1": ["sky"], "option2": ["rose"],
                       "answer": ["2"]})
-    with pa.OSFile(str(wino / "data-00000-of-00001.arrow"), "wb") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
+    with (pa.OSFile(str(wino / "data-00000-of-00001.arrow"), "wb") as sink,
+          pa.ipc.new_stream(sink, table.schema) as writer):
+        writer.write_table(table)
     arc = pkg / "oe_eval_tasks" / "arc_challenge" / "test_rc_5shot"
     arc.mkdir(parents=True)
     doc = {"id": "Q1", "query": "Question: Which is a gas?\nAnswer:",
@@ -194,7 +194,7 @@ def test_mc_file_errors_name_the_line(tmp_path, row, message):
     assert f"{path}:2:" in str(err.value) and message in str(err.value)
 
 
-# -- the base cache ---------------------------------------------------------------------------------
+# -- the base cache ----------------------------------------------------------------------------
 
 
 def test_cache_keys_change_with_every_part(tmp_path):

@@ -9,7 +9,8 @@ benchmark fits the machine; the scale is printed with the figures.
 Three runs of the same request, in one process, on the same adapter:
 
 - **today**: what qconsole did before: half the cores, one reply at a time, no base cache;
-- **cold**: every core, ``--parallel`` replies at once, an empty base cache (it gets filled);
+- **cold**: every core (one engine per core, qconsole.inference.engine_pool), an empty base
+  cache (it gets filled);
 - **warm**: the same again, the base answers now coming from the cache (the next cycle).
 
 Every per-item result (both sides' correctness and replies, both sides' log-likelihood picks)
@@ -88,6 +89,19 @@ def _request(args: argparse.Namespace, adapter: Path, root: Path, name: str, *,
     )
 
 
+def _warm_up(args: argparse.Namespace, base: Path) -> None:
+    """Pay the one-time costs (imports, lm-eval's task index, the model's hash) before any
+    timing, so that no run is charged for what the first one left behind."""
+    import lm_eval.evaluator  # noqa: F401
+
+    from qconsole.evaluation.benchmarks import build_tasks, resolve_benchmarks
+    from qconsole.models.fingerprint import file_fingerprint
+
+    for task in PANEL:
+        build_tasks(resolve_benchmarks([task], data_dir=args.data_dir))
+    file_fingerprint(base)
+
+
 def _timed(request: Any) -> tuple[float, Any]:
     from qconsole.evaluation.runner import run_evaluation
 
@@ -118,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="fraction of the full cycle's items (1.0: 3 x 200 + 1,200)")
     parser.add_argument("--model", default="default")
     parser.add_argument("--parallel", type=int, default=None,
-                        help="replies at once on the fast path (default: qconsole's)")
+                        help="engines side by side on the fast path (default: qconsole's)")
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="reply length (default: the configured one)")
     parser.add_argument("--data-dir", default=os.environ.get("QCONSOLE_BENCHMARK_DATA")
@@ -141,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{job_threads(background=True)} thread(s), one reply at a time, no cache; fast: "
               f"{job_threads()} thread(s), parallel {args.parallel or 'default'}, base cache",
               flush=True)
+        _warm_up(args, base)
         t_today, today = _timed(_request(args, adapter, root, "today", fast=False))
+        skipped = today.results().get("skipped")
+        if skipped:
+            print(f"benchmark data missing (give --data-dir): {skipped}")
+            return 2
         print(f"today: {t_today:.1f} s", flush=True)
         t_cold, cold = _timed(_request(args, adapter, root, "cold", fast=True))
         print(f"cold (empty base cache): {t_cold:.1f} s "

@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-data", action="store_true",
                    help="print where each benchmark's data would come from, and stop")
     p.add_argument("--parallel", type=int, metavar="N",
-                   help="replies generated at once (default: 4; 1 = one at a time)")
+                   help="llama.cpp engines side by side, the threads shared among them "
+                   "(default: one engine per thread; 1 = a single engine)")
     p.add_argument("--no-cache", action="store_true",
                    help="ask the base again instead of reusing its cached answers")
     p.add_argument("--clear-cache", action="store_true",

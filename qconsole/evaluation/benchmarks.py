@@ -313,9 +313,9 @@ def build_tasks(tasks: Iterable[BenchmarkTask]) -> dict[str, Any]:
 
 
 def llama_lm(engine: Any, *, max_gen_toks: int | None = None, progress: Any = None,
-             cancel: Any = None, cache: Any = None, batch: Any = None) -> Any:
+             cancel: Any = None, cache: Any = None, pool: Any = None) -> Any:
     """An lm-eval ``LM`` evaluating whatever adapter ``engine`` (a LlamaEngine) has set;
-    ``cache`` (a BaseCache, base side only) and ``batch`` (a BatchGenerator factory) as in
+    ``cache`` (a BaseCache, base side only) and ``pool`` (makes an EnginePool) as in
     qconsole.evaluation.lm_eval_model.
 
     The one place that imports qconsole's lm-eval model class (and so lm-eval itself), lazily.
@@ -324,7 +324,7 @@ def llama_lm(engine: Any, *, max_gen_toks: int | None = None, progress: Any = No
     from qconsole.inference.llama_engine import DEFAULT_MAX_GEN_TOKS
 
     return LlamaCppLM(engine, max_gen_toks=max_gen_toks or DEFAULT_MAX_GEN_TOKS,
-                      progress=progress, cancel=cancel, cache=cache, batch=batch)
+                      progress=progress, cancel=cancel, cache=cache, pool=pool)
 
 
 def count_items(built: Mapping[str, Any], limit: int | None) -> dict[str, int]:

@@ -25,7 +25,7 @@ from qconsole.evaluation.base_cache import BaseCache, Decoding
 from qconsole.inference.llama_engine import DEFAULT_MAX_GEN_TOKS, LlamaEngine, ProgressFn
 
 if TYPE_CHECKING:
-    from qconsole.inference.batch_generate import BatchGenerator
+    from qconsole.inference.engine_pool import EnginePool
 
 log = logging.getLogger(__name__)
 
@@ -43,17 +43,17 @@ class LlamaCppLM(TemplateLM):
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         cache: BaseCache | None = None,
-        batch: Callable[[], BatchGenerator] | None = None,
+        pool: Callable[[], EnginePool] | None = None,
     ) -> None:
         """``cache``: the base cache (give it only while the plain base is set);
-        ``batch``: makes the multi-sequence generator for ``generate_until``."""
+        ``pool``: makes the engine pool that scores and generates on every core."""
         super().__init__()
         self.engine = engine
         self._max_gen_toks = max_gen_toks
         self.progress = progress
         self.cancel = cancel
         self.cache = cache
-        self.batch = batch
+        self.pool = pool
         self._warned_sampling = False
 
     # identity used in lm-eval's results["config"]
@@ -108,11 +108,16 @@ class LlamaCppLM(TemplateLM):
                 self.cache_hook.add_partial("loglikelihood", key, res)
         return out
 
+    def _score(self, pairs: list[tuple[list[int], list[int]]], progress: ProgressFn | None
+               ) -> list[tuple[float, bool]]:
+        scorer = self.pool() if self.pool is not None else self.engine
+        return scorer.score(pairs, progress=progress, cancel=self.cancel)
+
     def _score_cached(self, pairs: list[tuple[list[int], list[int]]]
                       ) -> list[tuple[float, bool]]:
         """The engine's scores, the base cache's where it has them."""
         if self.cache is None:
-            return self.engine.score(pairs, progress=self.progress, cancel=self.cancel)
+            return self._score(pairs, self.progress)
         n_ctx = self.engine.n_ctx
         keys = [self.cache.loglikelihood_key(c, k, n_ctx=n_ctx) for c, k in pairs]
         found = self.cache.get_many(keys)
@@ -123,8 +128,7 @@ class LlamaCppLM(TemplateLM):
             if self.progress is not None:
                 self.progress(offset + done, len(pairs))
 
-        scored = self.engine.score([pairs[n] for n in todo], progress=progress,
-                                   cancel=self.cancel)
+        scored = self._score([pairs[n] for n in todo], progress)
         self.cache.put_many({keys[n]: list(res) for n, res in zip(todo, scored, strict=True)})
         fresh = dict(zip(todo, scored, strict=True))
         return [fresh[n] if n in fresh else (float(found[key][0]), bool(found[key][1]))
@@ -148,7 +152,7 @@ class LlamaCppLM(TemplateLM):
             ):
                 windows.append((list(ctx), list(cont)))
                 owners.append(n)
-        scores = self.engine.score(windows, progress=self.progress, cancel=self.cancel)
+        scores = self._score(windows, self.progress)
         totals = [0.0] * len(requests)
         for n, (lp, _) in zip(owners, scores, strict=True):
             totals[n] += lp
@@ -202,10 +206,10 @@ class LlamaCppLM(TemplateLM):
         todo = [k for k in range(len(members)) if not keys or keys[k] not in found]
         offset = len(members) - len(todo)
         prompts = [members[k][1] for k in todo]
-        if self.batch is not None and len(prompts) > 1:
-            gens = self.batch().generate(prompts, until=until, max_tokens=max_gen,
-                                         cancel=self.cancel,
-                                         on_done=lambda d: on_done(offset + d))
+        if self.pool is not None and len(prompts) > 1:
+            gens = self.pool().generate(prompts, until=until, max_tokens=max_gen,
+                                        cancel=self.cancel,
+                                        on_done=lambda d: on_done(offset + d))
         else:
             order = sorted(range(len(prompts)), key=lambda k: prompts[k])  # shared prefixes
             slots: list[Any] = [None] * len(prompts)

@@ -39,7 +39,7 @@ class EvalRequest:
     n_ctx: int | None = None
     threads: int | None = None  # None: every core, or half of them with ``background``
     background: bool = False  # a console job beside the chat: leave the chat its cores
-    parallel: int | None = None  # sequences generated at once; None: DEFAULT_PARALLEL, 1: serial
+    parallel: int | None = None  # engines side by side (one thread each); None: one per thread
     cache: bool = True  # reuse the base side's answers (qconsole.evaluation.base_cache)
     cache_path: str | None = None  # None: the workspace's evals/.cache/
     forgetting_threshold: float = DEFAULT_FORGETTING_THRESHOLD

@@ -30,9 +30,6 @@ from qconsole.evaluation.suites import (
     SuiteSpec,
 )
 
-# Sequences generated at once by default: measured in benchmarks/eval.py (see README).
-DEFAULT_PARALLEL = 4
-
 
 def eval_threads(request: EvalRequest) -> int:
     """CPU threads for the run (see :func:`qconsole.inference.threads.job_threads`)."""
@@ -81,26 +78,28 @@ class EvalContext:
     parallel: int = 1
     skipped: list[dict[str, str]] = field(default_factory=list)  # suites without data
     sources: dict[str, str] = field(default_factory=dict)  # benchmark suite -> data source
-    _batcher: Any = None
+    _pool: Any = None
 
     def decoding(self) -> Decoding:
         """The decoding settings of this run's generated replies (part of the cache key)."""
         return Decoding(max_tokens=self.max_tokens, stop=tuple(self.template.stop),
                         n_ctx=self.engine.n_ctx)
 
-    def batch_generator(self) -> Any:
-        """The engine's multi-sequence generator, made on first use."""
-        if self._batcher is None:
-            from qconsole.inference.batch_generate import BatchGenerator
+    def pool(self) -> Any:
+        """``parallel`` engines over the model, one thread each (made on first use)."""
+        if self._pool is None:
+            from qconsole.inference.engine_pool import EnginePool
 
-            self._batcher = BatchGenerator(self.engine, self.parallel)
-        return self._batcher
+            threads = self.engine.backend.n_threads
+            self._pool = EnginePool(self.engine, self.parallel,
+                                    threads_each=max(1, threads // self.parallel))
+        return self._pool
 
     def close(self) -> None:
-        """Free the model, the batch context and the cache."""
-        if self._batcher is not None:
-            self._batcher.close()
-            self._batcher = None
+        """Free the model, the pool's engines and the cache."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
         if self.cache is not None:
             self.cache.close()
         self.engine.close()
@@ -123,7 +122,7 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
         raise QConsoleError(f"suite names must be unique: {', '.join(names)}")
 
     threads = eval_threads(request)
-    parallel = max(1, request.parallel or DEFAULT_PARALLEL)
+    parallel = max(1, request.parallel or threads)  # default: one engine per thread
     engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
                          n_threads=threads)
     info = engine.backend.info

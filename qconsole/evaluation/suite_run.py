@@ -92,7 +92,7 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
 
         lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel,
                       cache=ctx.cache if side == "base" else None,
-                      batch=ctx.batch_generator if ctx.parallel > 1 else None)
+                      pool=ctx.pool if ctx.parallel > 1 else None)
         built = p.built if side == "base" else None  # a Task keeps per-run state: fresh ones
         results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
         p.built = None

@@ -126,6 +126,7 @@ class LlamaBackend:
         except Exception as exc:
             raise QConsoleError(f"llama.cpp could not load {self.path.name}: {exc}") from exc
         self.n_ctx = self.llm.n_ctx()
+        self.n_threads = n_threads or default_threads()
 
     # -- tokens ----------------------------------------------------------------------------
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
@@ -208,6 +209,14 @@ class LlamaBackend:
         return "".join(self.stream(prompt, settings, stop=stop))
 
     # -- adapters --------------------------------------------------------------------------
+    def set_threads(self, n_threads: int) -> None:
+        """Change the CPU threads of this context (prompt and generation) in place."""
+        import llama_cpp
+
+        with self.lock:
+            llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, n_threads, n_threads)
+            self.n_threads = n_threads
+
     def lora_handle(self, gguf_lora: str | os.PathLike[str]) -> object:
         """llama.cpp's handle of a GGUF LoRA on this model, loaded once per file."""
         import llama_cpp

@@ -89,7 +89,12 @@ class EvaluateScreen(ModalScreen[list[str] | None]):
         from qconsole.evaluation.benchmark_data import availability_text
 
         text = availability_text(names, data_dir=data)
-        self.app.call_from_thread(self.query_one("#availability", Label).update, text)
+
+        def show() -> None:
+            if self.is_attached:  # the dialog may be gone by now
+                self.query_one("#availability", Label).update(text)
+
+        self.app.call_from_thread(show)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.action_start() if event.button.id == "start" else self.action_cancel()

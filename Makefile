@@ -8,5 +8,6 @@ fast:
 	scripts/test.sh -m "not slow"
 lint:
 	.venv/bin/ruff check qconsole tests benchmarks
+	.venv/bin/lint-imports
 bench:
 	.venv/bin/python benchmarks/decode.py

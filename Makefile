@@ -9,5 +9,6 @@ fast:
 lint:
 	.venv/bin/ruff check qconsole tests benchmarks
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 bench:
 	.venv/bin/python benchmarks/decode.py

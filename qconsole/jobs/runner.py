@@ -73,7 +73,7 @@ def start_job(
     child_env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with open(events, "ab") as out, open(log, "ab") as err:
         kwargs: dict[str, Any] = {}
-        if os.name == "posix":
+        if sys.platform != "win32":
             kwargs["start_new_session"] = True
         else:  # pragma: no cover - Windows
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP

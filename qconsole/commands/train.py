@@ -14,9 +14,12 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, Unpack
 
 from qconsole.errors import QConsoleError
+
+if TYPE_CHECKING:
+    from qconsole.jobs.events import EventFields, JobEvent
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -139,7 +142,7 @@ class TextReport:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def __call__(self, ev: dict[str, Any]) -> None:
+    def __call__(self, ev: JobEvent) -> None:
         kind = ev.get("event")
         lines: list[str] = []
         if kind == "start":
@@ -198,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     writer = open_event_writer(args.progress_jsonl)
     text = None if args.quiet else TextReport(sys.stderr)
 
-    def emit(kind: str, **fields: Any) -> None:
+    def emit(kind: str, /, **fields: Unpack[EventFields]) -> None:
         ev = event(kind, **fields)
         writer.write(ev)
         if text is not None:

@@ -174,7 +174,8 @@ def _stock_config(tm: Any, task: str) -> dict[str, Any]:
 def primary_metric(cfg: Mapping[str, Any]) -> tuple[str, str]:
     """(metric, filter) read per item; see the module docstring."""
     metrics = [m.get("metric") for m in cfg.get("metric_list") or [] if isinstance(m, Mapping)]
-    filters = [f.get("name") for f in cfg.get("filter_list") or [] if isinstance(f, Mapping)]
+    filters = [str(f["name"]) for f in cfg.get("filter_list") or []
+               if isinstance(f, Mapping) and f.get("name") is not None]
     filt = filters[0] if filters else "none"
     for name in ("acc_norm", "acc", "exact_match"):
         if name in metrics:

@@ -165,6 +165,7 @@ def parse_probe_text(
     The suite name is ``suite`` when given, else the file's ``suite:`` key, else
     ``default_suite`` (the file name without extension when loading a file).
     """
+    defaults: dict[str, Any]
     if fmt == "jsonl":
         raw_items, defaults, description = _read_jsonl(text, source), {}, None
     elif fmt == "yaml":

@@ -4,6 +4,7 @@ that are not significant say so. Rows are PairedComparison dicts (evaluation/sta
 
 from __future__ import annotations
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -18,9 +19,11 @@ def _pct(x: float | None) -> str:
 
 def comparison_table(rows: list[dict], *, title: str | None = None) -> Table:
     table = Table(title=title, expand=True, show_edge=False, pad_edge=False)
-    for col, justify in (("suite", "left"), ("n", "right"), ("base %", "right"),
-                         ("adapter %", "right"), ("diff pp", "right"), ("95% CI", "right"),
-                         ("p", "right"), ("fixed/regr.", "right"), ("", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("suite", "left"), ("n", "right"), ("base %", "right"), ("adapter %", "right"),
+        ("diff pp", "right"), ("95% CI", "right"), ("p", "right"), ("fixed/regr.", "right"),
+        ("", "left"))
+    for col, justify in columns:
         table.add_column(col, justify=justify, no_wrap=col != "suite")
     for r in rows:
         label = str(r.get("label", ""))

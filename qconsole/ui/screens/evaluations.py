@@ -4,7 +4,7 @@ forgetting-panel verdict, and accuracy over training cycles with ACC / BWT / FWT
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -98,7 +98,7 @@ class EvaluationsScreen(Screen[None]):
         except Exception as exc:
             self.query_one("#table", Static).update(Text(f"cannot read this run: {exc}"))
             return
-        parts = [comparison_table([r.to_dict() for r in summary.rows],
+        parts: list[RenderableType] = [comparison_table([r.to_dict() for r in summary.rows],
                                   title=("PARTIAL: " if summary.partial else "")
                                   + f"{run.adapter_name or ''} · {run.run_id}")]
         if summary.forgetting is not None:

@@ -10,12 +10,11 @@ import pytest
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.checkers import (
     Checker,
-    check,
-    check_with,
     extract_choice,
     extract_number,
     final_answer,
 )
+from qconsole.evaluation.readings import check, check_with
 from qconsole.evaluation.probes import ProbeItem, load_probe_file
 
 GOOD_YAML = """\

@@ -40,7 +40,7 @@ from fractions import Fraction
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.checkers import Checker, clean_answer, cued_segment
+from qconsole.evaluation.checkers import Checker
 from qconsole.evaluation.probes import ProbeItem, ProbeSet
 from qconsole.evaluation.results import DISTANCES
 
@@ -311,47 +311,33 @@ def build_gym_suite(cfg: GymSuiteConfig) -> ProbeSet:
     )
 
 
-def answer_candidates(reply: str) -> list[str]:
-    """Readings of the reply's final answer to offer the scorer, most literal first.
-
-    The cued answer ("The answer is X.") when there is one, else the last non-empty line;
-    cleaned of markdown/quotes/closing period, whole and cut at its first sentence end. Raw
-    text is never offered: some scorers give stray punctuation credit.
-    """
-    seg = cued_segment(reply)
-    if seg is None:
-        lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
-        if not lines:
-            return []
-        seg = lines[-1]
-    first_sentence = seg
-    for i, ch in enumerate(seg):
-        if ch in ".!?" and (i + 1 == len(seg) or seg[i + 1].isspace()) and i > 0:
-            first_sentence = seg[:i]
-            break
-    out: list[str] = []
-    for c in (clean_answer(seg), clean_answer(first_sentence)):
-        if c and c not in out:
-            out.append(c)
-    return out
-
-
-def score_gym_reply(checker: Checker, reply: str) -> bool:
-    """True when reasoning-gym gives the reply's final answer full credit."""
+def _gym_key(checker: Checker) -> tuple[tuple[str, int, int, str], int]:
     g = checker.gym
     try:
         key = (g["family"], int(g["seed"]), int(g["size"]), _config_json(g.get("config", {})))
-        index = int(g["index"])
+        return key, int(g["index"])
     except (KeyError, TypeError, ValueError) as e:
         raise QConsoleError(f"malformed gym checker: {dict(g)!r}") from e
+
+
+def gym_oracle(checker: Checker) -> str | None:
+    """The reference answer reasoning-gym generated for the item (None for families that
+    score by rule, e.g. propositional_logic)."""
+    key, index = _gym_key(checker)
+    oracle = _entry(*key, index).get("answer")
+    return oracle if isinstance(oracle, str) else None
+
+
+def score_gym_answer(checker: Checker, answer: str) -> bool:
+    """True when reasoning-gym gives ``answer`` (an answer already read out of a reply, see
+    qconsole.evaluation.readings) full credit; ``ignore_case`` accepts the oracle in any case."""
+    key, index = _gym_key(checker)
     entry = _entry(*key, index)
-    ds = _dataset(*key)
     oracle = entry.get("answer")
-    candidates = answer_candidates(reply)
     if (checker.ignore_case and isinstance(oracle, str)
-            and any(c.casefold() == oracle.strip().casefold() for c in candidates)):
+            and answer.casefold() == oracle.strip().casefold()):
         return True
-    return any(_score(ds, c, entry) >= 1.0 - 1e-9 for c in candidates)
+    return _score(_dataset(*key), answer, entry) >= 1.0 - 1e-9
 
 
 def _score(ds: Any, answer: str, entry: Mapping[str, Any]) -> float:

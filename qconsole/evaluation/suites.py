@@ -33,7 +33,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.checkers import Checker, check_with, final_answer, parse_number
+from qconsole.evaluation.checkers import Checker, final_answer, parse_number
+from qconsole.evaluation.readings import read
 from qconsole.prompts import Message
 
 SUITE_KINDS: tuple[str, ...] = ("in-domain", "probes", "gym", "benchmark")
@@ -261,13 +262,20 @@ def word_f1(reply: str, reference: str) -> float:
 
 
 def score_reply(item: GenItem, reply: str) -> tuple[bool, dict[str, Any]]:
-    """(correct, details) for one reply."""
+    """(correct under the headline reading, details with both readings) for one reply.
+
+    ``details`` holds ``strict`` and ``flexible`` (qconsole.evaluation.readings) and the answer
+    each read; the similarity placeholder has one reading, stored as both.
+    """
     if item.scorer == "similarity":
         f1 = word_f1(reply, item.reference or "")
-        return f1 >= SIMILARITY_THRESHOLD, {"similarity": round(f1, 4), "scorer": "similarity"}
+        ok = f1 >= SIMILARITY_THRESHOLD
+        return ok, {"similarity": round(f1, 4), "scorer": "similarity", "strict": ok,
+                    "flexible": ok}
     if item.checker is None:
         raise QConsoleError(f"item {item.item_id} has no checker")
-    return check_with(item.checker, reply), {"scorer": item.checker.kind}
+    reading = read(item.checker, reply)
+    return reading.flexible, {"scorer": item.checker.kind, **reading.to_dict()}
 
 
 # -- leakage ------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("reasoning_gym")
 
 from qconsole.errors import QConsoleError  # noqa: E402
-from qconsole.evaluation.readings import check  # noqa: E402
 from qconsole.evaluation.gym_suites import (  # noqa: E402
     DEFAULT_INSTRUCTION,
     PRESETS,
@@ -25,6 +24,7 @@ from qconsole.evaluation.gym_suites import (  # noqa: E402
     preset,
 )
 from qconsole.evaluation.probes import ProbeItem  # noqa: E402
+from qconsole.evaluation.readings import check  # noqa: E402
 
 
 def entry_of(item: ProbeItem) -> dict:

@@ -14,8 +14,8 @@ from qconsole.evaluation.checkers import (
     extract_number,
     final_answer,
 )
-from qconsole.evaluation.readings import check, check_with
 from qconsole.evaluation.probes import ProbeItem, load_probe_file
+from qconsole.evaluation.readings import check, check_with
 
 GOOD_YAML = """\
 suite: truth-transfer

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol
 
-
 CHECKER_KINDS: tuple[str, ...] = ("exact", "numeric", "regex", "choice", "boolean", "gym")
 DEFAULT_TOLERANCE = 1e-6
 
@@ -288,7 +287,8 @@ _PROMPT_OPTION = re.compile(r"(?:^|(?<=\s))\(?([A-Z])\)\s*|^\s*([A-Z])[.:]\s+", 
 def options_from_prompt(prompt: str) -> tuple[str, ...]:
     """Option texts listed in a prompt as ``A) ...`` (one per line or inline) or ``A. ...``
     lines, in letter order from A; () when the prompt lists no such options."""
-    marks = [(m.group(1) or m.group(2), m.start(), m.end()) for m in _PROMPT_OPTION.finditer(prompt)]
+    marks = [(m.group(1) or m.group(2), m.start(), m.end())
+             for m in _PROMPT_OPTION.finditer(prompt)]
     start = next((k for k, (letter, _, _) in enumerate(marks) if letter == "A"), None)
     if start is None:
         return ()

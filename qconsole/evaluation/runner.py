@@ -36,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS, FORGETTING_PANEL
+from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS
+from qconsole.evaluation.leakage import LeakageCheck
 from qconsole.evaluation.lm_backend import default_eval_threads
+from qconsole.evaluation.panel import DEFAULT_PANEL
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.store import (
     RESULTS,
@@ -53,7 +55,6 @@ from qconsole.evaluation.suites import (
     IN_DOMAIN_SIMILARITY,
     SIMILARITY_LABEL,
     GenItem,
-    LeakageIndex,
     SuiteSpec,
     benchmark_suite,
     score_reply,
@@ -101,15 +102,19 @@ def default_suites(
     *,
     in_domain: bool = True,
     benchmarks: Iterable[str] = DEFAULT_BENCHMARKS,
-    panel: Iterable[str] = FORGETTING_PANEL,
+    panel: Iterable[str] = DEFAULT_PANEL,
     extra: Iterable[SuiteSpec] = (),
 ) -> list[SuiteSpec]:
-    """in-domain, then ``extra`` (probes, gym), then benchmarks, then the forgetting panel."""
+    """in-domain, then ``extra`` (probes, gym), then benchmarks, then the forgetting panel
+    (benchmarks, and the generated part: qconsole.evaluation.panel)."""
+    from qconsole.evaluation.panel import generated_panel_suite, is_generated_panel
+
     panel = list(dict.fromkeys(panel))
     out = [SuiteSpec(name=IN_DOMAIN, kind="in-domain", distance="in-domain")] if in_domain else []
     out.extend(extra)
     out.extend(benchmark_suite(t) for t in dict.fromkeys(benchmarks) if t not in panel)
-    out.extend(benchmark_suite(t, panel=True) for t in panel)
+    out.extend(generated_panel_suite(t) if is_generated_panel(t) else benchmark_suite(t, panel=True)
+               for t in panel)
     return out
 
 
@@ -189,7 +194,7 @@ class _Context:
     adapter_gguf: Path | None
     template: Any
     max_tokens: int
-    leakage: LeakageIndex
+    leakage: LeakageCheck
     suites: list[SuiteSpec] = field(default_factory=list)
     corrections: list[Any] = field(default_factory=list)
     template_named: Callable[[str], Any] | None = None
@@ -297,6 +302,9 @@ def _setup(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> _Cont
                      "decoding": "greedy"},
         "request": request.to_dict(),
     }
+    from qconsole.evaluation.bleed import shape_signature
+
+    manifest["format_shape"] = list(shape_signature(c.rewrite for c in corrections))
     if request.run_id:
         manifest["run_id"] = request.run_id
     try:
@@ -306,7 +314,7 @@ def _setup(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> _Cont
         engine.backend.close()
         raise QConsoleError(f"evaluation run {request.run_id!r} exists already") from exc
     return _Context(request, emit, cancel, run, engine, adapter_gguf, template, max_tokens,
-                    LeakageIndex.from_corrections(corrections), suites=suites,
+                    LeakageCheck.from_corrections(corrections), suites=suites,
                     corrections=corrections, template_named=template_named)
 
 
@@ -420,12 +428,14 @@ def _run_suite(ctx: _Context, p: _Prepared, progress: Progress) -> None:
     _flag_leaks(ctx, spec, records)
     ctx.items.extend(records)
     ctx.completed.append(spec.name)
-    from qconsole.evaluation.stats import compare
+    from qconsole.evaluation.rows import compare_suite
 
-    comparison = compare(records, suite=spec.name)
-    ctx.comparisons[spec.name] = comparison
+    comparison = compare_suite(records, suite=spec.name)  # both readings, leaks left out
+    if comparison is not None:
+        ctx.comparisons[spec.name] = comparison
     _save(ctx, "running")
-    ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
+    if comparison is not None:
+        ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
 
 
 def _switch(ctx: _Context, side: str) -> None:
@@ -451,7 +461,8 @@ def _generation_suite(ctx: _Context, p: _Prepared, progress: Progress) -> list[I
         b_ok, b_reply, b_det = replies["base"][item.item_id]
         a_ok, a_reply, a_det = replies["adapter"][item.item_id]
         meta = {**dict(item.meta), "kind": p.spec.kind, "scorer": item.scorer,
-                "user_text": item.user_text, "base": b_det, "adapter": a_det}
+                "user_text": item.user_text, "base": b_det, "adapter": a_det,
+                "panel": p.spec.panel}
         if item.scorer == "similarity":
             meta["label"] = SIMILARITY_LABEL
         records.append(ItemResult(
@@ -507,22 +518,23 @@ def _benchmark_suite(ctx: _Context, p: _Prepared, progress: Progress) -> list[It
 
 
 def _flag_leaks(ctx: _Context, spec: SuiteSpec, records: list[ItemResult]) -> None:
-    """Warn when a transfer or benchmark item overlaps a training correction."""
+    """Mark transfer or benchmark items that repeat a training correction (compared on content,
+    qconsole.evaluation.leakage); they are left out of the suite's row and listed."""
     if spec.kind == "in-domain" or not len(ctx.leakage):
         return
+    index = {r.item_id: i for i, r in enumerate(records)}
     hits = []
-    for i, r in enumerate(records):
-        text = r.prompt or ""
-        if spec.kind != "benchmark":
-            text = str(r.meta.get("question") or r.meta.get("user_text") or text)
-        found = ctx.leakage.match(text)
-        if found:
-            records[i] = ItemResult(**{**asdict(r), "meta": {**dict(r.meta), "leak": found}})
-            hits.append({"item_id": r.item_id, "correction": found})
+    for leak in ctx.leakage.leaks(records):
+        i = index[leak.item_id]
+        r = records[i]
+        records[i] = ItemResult(**{**asdict(r), "meta": {**dict(r.meta), "leak": leak.correction,
+                                                         "leak_how": leak.how}})
+        hits.append(leak.to_dict())
     if hits:
         ctx.leaks.extend({"suite": spec.name, **h} for h in hits)
-        message = (f"leakage: {len(hits)} item(s) of {spec.name} overlap training corrections "
-                   f"(e.g. {hits[0]['item_id']} ~ {hits[0]['correction']}); they prove nothing")
+        message = (f"leakage: {len(hits)} item(s) of {spec.name} repeat training corrections "
+                   f"(e.g. {hits[0]['item_id']} ~ {hits[0]['correction']}); left out of its "
+                   "row, listed on their own line")
         ctx.warnings.append(message)
         ctx.emit("log", level="warning", message=message)
 
@@ -556,6 +568,9 @@ def _table(ctx: _Context) -> list[dict[str, Any]]:
 
 
 def _save(ctx: _Context, status: str, error: str | None = None) -> None:
+    from qconsole.evaluation.bleed import format_bleed, unrelated_records
+    from qconsole.evaluation.rows import leak_lines, result_fields
+
     forgetting = ctx.forgetting = _forgetting(ctx)
     save_items(ctx.run, ctx.items)
     suites_meta = {s["name"]: s for s in ctx.run.manifest.get("suites", [])}
@@ -577,10 +592,12 @@ def _save(ctx: _Context, status: str, error: str | None = None) -> None:
             "flips": asdict(c.flips),
             "label": c.label,
             "clustered": c.clustered,
+            **result_fields(c),
         }
         if name == IN_DOMAIN_SIMILARITY:
             results[name]["note"] = SIMILARITY_LABEL
     partial = status != "complete"
+    bleed = format_bleed(unrelated_records(ctx.items), ctx.run.manifest.get("format_shape") or ())
     doc = {
         "run_id": ctx.run.run_id,
         "status": status,
@@ -590,7 +607,9 @@ def _save(ctx: _Context, status: str, error: str | None = None) -> None:
         "results": results,
         "comparisons": [c.to_dict() for c in ctx.comparisons.values()],
         "forgetting": forgetting,
-        "leakage": {"corrections_indexed": len(ctx.leakage), "flagged": ctx.leaks},
+        "leakage": {"corrections_indexed": len(ctx.leakage), "flagged": ctx.leaks,
+                    "lines": leak_lines(ctx.items)},
+        "format_bleed": bleed.to_dict() if bleed is not None else None,
         "warnings": ctx.warnings,
         "completed_suites": ctx.completed,
         "error": error,

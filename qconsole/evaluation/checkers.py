@@ -87,7 +87,7 @@ class Checkable(Protocol):
 _CUE = re.compile(r"\banswer\s*(?:is\b\s*:?|:)", re.IGNORECASE)
 _WRAPPERS = "*_`\"'“”‘’$ \t"
 _NUMBER = re.compile(
-    r"(?<![\w.])(?P<sign>[-−+]?)(?P<int>\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(?:/(?P<den>\d+)(?![\d.]))?"
+    r"(?<![\w.])(?P<sign>[-−+]?)(?P<int>\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(?:/(?P<den>\d+)(?!\d|\.\d))?"
 )
 
 

@@ -59,8 +59,11 @@ NO = Checker("boolean", answer="no")
         (NO, "The answer is no. Yes, I am sure.", True, True),
         (NO, "Yes. The answer is No.", True, True),  # the cue decides strictly
         (YES, "No. The answer is yes.", True, True),
+        (YES, "Yes. The answer is no.", False, False),  # the cue's answer, not an earlier word
         (YES, "I am not sure.", False, False),
         (YES, "Nobody knows.", False, False),  # "no" only as a whole word
+        (YES, "The answer is:", False, False),  # a cue with nothing after it
+        (YES, "The answer is yes, since it follows.", True, True),
     ],
 )
 def test_boolean_readings(checker, reply, strict, flexible):

@@ -18,15 +18,17 @@ every item):
   line that holds a number): ``6 + 0 - 1 = 6 - 1 = 5.`` reads 5.
 - ``exact``: the answer line, cleaned (whole, or up to its first sentence end), equals the
   answer; a yes/no answer is read as ``boolean``.
-- ``boolean``: the reply's first yes/no (true/false) word, skipping an echoed "Yes or No".
+- ``boolean``: the first yes/no (true/false) word after the last cue, else in the reply,
+  skipping an echoed "Yes or No".
 - ``choice``: a letter opening the answer line, or the one option text the answer line names
   ("The argument is valid."). An echoed list of options (two or more ``A) ...`` lines) is no
   answer in either reading.
 - ``regex``: the pattern is the probe's own format, so both readings are the same search.
 - ``gym``: reasoning-gym's own scorer (full credit only) on the fallback answer, chosen by the
   shape of the oracle answer: a number, the final number of the answer line; yes/no, the first
-  yes/no; anything else, the first or the last non-empty line (whole or up to its first
-  sentence end), never every line (a list of guesses would get credit).
+  yes/no (after the cue when there is one); anything else, for a reply without a cue, the
+  first or the last non-empty line (whole or up to its first sentence end), never every line
+  (a list of guesses would get credit).
 
 Scoring lives here, not in ``checkers`` (which only reads text), so ``checkers`` stays a leaf
 and ``gym_suites`` can use it without an import circle.
@@ -108,6 +110,13 @@ def _numeric(checker: Checker, reply: str) -> Reading:
                  None if flexible is None else _num_text(flexible), ok(flexible))
 
 
+def _answer_text(reply: str) -> str:
+    """Where a loose reading looks: after the last cue when there is one (the reply committed
+    to that answer), else the whole reply."""
+    seg = cued_segment(reply)
+    return seg if seg is not None else reply
+
+
 def number_line_final(reply: str) -> tuple[Any, str] | None:
     """The final number of the answer line: the cue's line, else the first line holding a
     number; (value, as written) or None."""
@@ -125,8 +134,12 @@ def _boolean(checker: Checker, reply: str) -> Reading:
     if want is None:
         raise QConsoleError(f"boolean checker needs yes or no, got {checker.answer!r}")
     cued = final_answer(reply)
-    strict = first_yes_no(cued.split(None, 1)[0]) if cued else yes_no(clean_answer(reply))
-    flexible = first_yes_no(reply)
+    if cued is not None:
+        words = cued.split(None, 1)
+        strict = yes_no(words[0].strip(",.;:!")) if words else None
+    else:
+        strict = yes_no(clean_answer(reply))
+    flexible = first_yes_no(_answer_text(reply))
     return _both(strict, strict == want, flexible, flexible == want)
 
 
@@ -183,9 +196,9 @@ def _gym(checker: Checker, reply: str) -> Reading:
         found = number_line_final(reply)
         candidates = [found[1]] if found else []
     elif oracle is not None and yes_no(oracle) is not None:
-        yn = first_yes_no(reply)
+        yn = first_yes_no(_answer_text(reply))
         candidates = [yn.capitalize()] if yn else []
-    else:
+    elif seg is None:  # a cued answer is the answer; only an uncued reply is read loosely
         for line in dict.fromkeys(lines[:1] + lines[-1:]):
             candidates.extend(c for c in _sentences(line) if c not in candidates)
     for c in candidates:

@@ -6,6 +6,7 @@
 #
 #   scripts/eval_acceptance.sh [stage ...]     stages: corrections train eval check (default all)
 #   WS=/tmp/qc-accept EXTRA_GYM=1 scripts/eval_acceptance.sh eval check
+#   flock /tmp/qconsole-heavy.lock env NOLOCK=1 scripts/eval_acceptance.sh   (one lock for all)
 #
 # EXTRA_GYM=1 adds basic_arithmetic and chain_sum_2digit (200 items each, about 15 more minutes
 # on 2 cores). Heavy steps take /tmp/qconsole-heavy.lock so helpers sharing a machine queue.
@@ -17,6 +18,7 @@ THREADS=${THREADS:-2}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export QCONSOLE_WORKSPACE=$WS HF_HUB_OFFLINE=1
 LOCK="flock /tmp/qconsole-heavy.lock nice -n 5"
+[ "${NOLOCK:-0}" = 1 ] && LOCK="nice -n 5"   # already inside the heavy lock
 stages=("$@"); [ ${#stages[@]} -eq 0 ] && stages=(corrections train eval check)
 mkdir -p "$WS"
 for stage in "${stages[@]}"; do

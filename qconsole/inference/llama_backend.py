@@ -69,7 +69,7 @@ def _no_fd_juggling() -> None:
     import llama_cpp.llama as llama_module
 
     for module in (internals, llama_module):
-        module.suppress_stdout_stderr = _NullSuppress
+        setattr(module, "suppress_stdout_stderr", _NullSuppress)  # noqa: B010
 
 
 class _NullSuppress(contextlib.nullcontext):
@@ -99,7 +99,7 @@ class LlamaBackend:
             raise QConsoleError(f"{self.info.path.name} is a LoRA adapter, not a model")
         self.path = self.info.path
         self.lock = threading.RLock()
-        self._adapters: dict[Path, object] = {}  # llama.cpp adapter handles by file
+        self._adapters: dict[Path, ctypes.c_void_p] = {}  # llama.cpp adapter handles by file
         self.adapter_path: Path | None = None
         self.adapter_scale = 1.0
         if self.info.context_length:
@@ -217,7 +217,7 @@ class LlamaBackend:
             llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, n_threads, n_threads)
             self.n_threads = n_threads
 
-    def lora_handle(self, gguf_lora: str | os.PathLike[str]) -> object:
+    def lora_handle(self, gguf_lora: str | os.PathLike[str]) -> ctypes.c_void_p:
         """llama.cpp's handle of a GGUF LoRA on this model, loaded once per file."""
         import llama_cpp
 
@@ -249,7 +249,9 @@ class LlamaBackend:
                 self.adapter_path = None
             else:
                 handle = self.lora_handle(gguf_lora)
-                adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+                # the binding declares the element as POINTER(c_void_p), the handle it returns is a
+                # c_void_p; ctypes converts one to the other, typeshed cannot know
+                adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)  # type: ignore[misc]
                 scales = (ctypes.c_float * 1)(scale)
                 rc = llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales)
                 self.adapter_path = Path(gguf_lora).resolve()

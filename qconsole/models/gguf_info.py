@@ -53,7 +53,7 @@ def _tensor_bytes(shape: tuple[int, ...], ggml_type: int) -> int | None:
     return n // block * size
 
 
-def _token_texts(path: Path, header, ids: list[int]) -> dict[int, str]:
+def _token_texts(path: Path, header, ids: list[int | None]) -> dict[int, str]:
     """Texts of a few token ids, read straight from the tokens array (only what is needed)."""
     span = header.kv_spans.get("tokenizer.ggml.tokens")
     wanted = {i for i in ids if i is not None and i >= 0}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.jobs import JobHandle, qconsole_argv, start_job
+from qconsole.jobs.events import JobEvent
 from qconsole.training.settings import TrainSettings
 
 # TrainSettings field -> ``qconsole train`` flag (target_modules is --targets, preset --preset).
@@ -96,7 +97,7 @@ class TrainingState:
     log: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     summary_lines: list[str] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
-    result: dict[str, Any] | None = None
+    result: JobEvent | None = None
 
     @property
     def fraction(self) -> float:
@@ -110,7 +111,7 @@ class TrainingState:
     def adapter(self) -> str | None:
         return self.result.get("adapter") if self.result and self.status == "done" else None
 
-    def apply(self, ev: dict[str, Any]) -> None:
+    def apply(self, ev: JobEvent) -> None:
         kind = ev.get("event")
         if kind == "start":
             self.status = "running"

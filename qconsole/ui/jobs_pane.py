@@ -5,7 +5,7 @@ log tail, and the outcome. The jobs themselves are subprocesses writing JSON-lin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.text import Text
@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
+from qconsole.jobs.events import JobEvent
 from qconsole.text_safety import visible_text
 
 
@@ -40,7 +41,7 @@ class JobView(Vertical):
     """
 
     def __init__(self, handle: Any, kind: str, title: str,
-                 on_finish: Callable[[JobView, dict], None] | None = None) -> None:
+                 on_finish: Callable[[JobView, Mapping[str, Any]], None] | None = None) -> None:
         super().__init__()
         self.handle = handle
         self.kind = kind
@@ -49,7 +50,7 @@ class JobView(Vertical):
         self.losses: list[float] = []
         self.log_lines: list[str] = []
         self.finished = False
-        self.last: dict[str, Any] = {}
+        self.last: Mapping[str, Any] = {}
         self.comparisons: list[dict] = []  # evaluation: one row per finished suite
 
     def compose(self) -> ComposeResult:
@@ -65,7 +66,7 @@ class JobView(Vertical):
     def on_mount(self) -> None:
         self.border_title = self.title
 
-    def apply(self, events: list[dict]) -> None:
+    def apply(self, events: list[JobEvent]) -> None:
         for ev in events:
             kind = ev.get("event")
             if kind == "progress":
@@ -80,7 +81,7 @@ class JobView(Vertical):
                 self._finish(ev)
         self.query_one("#log", Static).update(Text("\n".join(self.log_lines)))
 
-    def _progress(self, ev: dict) -> None:
+    def _progress(self, ev: Mapping[str, Any]) -> None:
         self.last = ev
         bar = self.query_one("#bar", ProgressBar)
         total = ev.get("total_steps") or ev.get("total")
@@ -114,7 +115,7 @@ class JobView(Vertical):
         title = "partial results (not final)" if partial else "results"
         self.query_one("#results", Static).update(comparison_table(self.comparisons, title=title))
 
-    def _finish(self, ev: dict) -> None:
+    def _finish(self, ev: Mapping[str, Any]) -> None:
         if self.finished:
             return
         self.finished = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from textual.theme import Theme
 
@@ -34,7 +35,7 @@ def load_theme_file(path: Path) -> Theme:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     if "primary" not in data:
         raise ValueError("a theme needs at least 'primary'")
-    kwargs = {k: str(data[k]) for k in _FIELDS if k in data}
+    kwargs: dict[str, Any] = {k: str(data[k]) for k in _FIELDS if k in data}
     return Theme(name=str(data.get("name", path.stem)), dark=bool(data.get("dark", True)), **kwargs)
 
 

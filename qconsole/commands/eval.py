@@ -114,14 +114,13 @@ def _fewshot(values: list[str]) -> dict[str, int]:
 
 
 def _suites_from_file(path: str) -> list[Any]:
-    import yaml
-
     from qconsole.evaluation.suites import SuiteSpec
+    from qconsole.safe_files import read_yaml_file
 
-    try:
-        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise QConsoleError(f"cannot read suites file {path}: {exc}") from exc
+    try:  # bounded, regular files only, alias bombs refused: one line, never a hang
+        data = read_yaml_file(Path(path).expanduser(), what="suites file")
+    except OSError as exc:
+        raise QConsoleError(f"cannot read suites file {path}: {exc.strerror or exc}") from exc
     if isinstance(data, dict):
         data = data.get("suites")
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
@@ -188,13 +187,20 @@ def _folder(value: str | None) -> str | None:
 
 def _check_data(request: Any) -> int:
     from qconsole.evaluation.benchmark_data import check_benchmarks
-    from qconsole.text_safety import visible_text
+    from qconsole.text_safety import safe_text
 
     names = [s.task for s in request.suites if s.kind == "benchmark" and s.task and not s.path]
     for status in check_benchmarks(names, data_dir=request.data_dir,
                                    include_path=request.include_path, use_hub=request.use_hub):
-        print(visible_text(status.line()))
+        print(safe_text(status.line(), inline=True))
     return 0
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr, escapes in suite names and messages shown, not obeyed."""
+    from qconsole.text_safety import safe_text
+
+    print(safe_text(line, inline=True), file=sys.stderr)
 
 
 class _HumanProgress:
@@ -209,21 +215,20 @@ class _HumanProgress:
             names = ", ".join(f"{s['name']} ({s['items']})" for s in f.get("suites", []))
             adapter = (f.get("adapter") or {}).get("name")
             who = f"+ {adapter}" if adapter else "(no adapter: base vs base)"
-            print(f"evaluating {f.get('model')} {who}: {names}", file=sys.stderr)
+            _say(f"evaluating {f.get('model')} {who}: {names}")
         elif kind == "log":
-            print(f"  {f.get('level', 'info')}: {f.get('message')}", file=sys.stderr)
+            _say(f"  {f.get('level', 'info')}: {f.get('message')}")
         elif kind == "phase" and f.get("phase") == "suite":
-            print(f"[{f.get('suite')}]", file=sys.stderr)
+            _say(f"[{f.get('suite')}]")
             self._last = now
         elif kind == "progress" and now - self._last >= 5:
             self._last = now
             eta = f", eta {f['eta_s']:.0f} s" if f.get("eta_s") is not None else ""
-            print(f"  {f.get('side')}: {f.get('suite_done')}/{f.get('suite_total')}{eta}",
-                  file=sys.stderr)
+            _say(f"  {f.get('side')}: {f.get('suite_done')}/{f.get('suite_total')}{eta}")
         elif kind == "suite_done":
             c = f["comparison"]
-            print(f"  done: base {100 * c['base_acc']:.1f}%, adapter {100 * c['adapter_acc']:.1f}%"
-                  f" (n={c['n']})", file=sys.stderr)
+            _say(f"  done: base {100 * c['base_acc']:.1f}%, adapter {100 * c['adapter_acc']:.1f}%"
+                 f" (n={c['n']})")
 
 
 def run(args: argparse.Namespace) -> int:

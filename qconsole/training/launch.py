@@ -125,7 +125,6 @@ class TrainingState:
     loss: float | None = None
     lr: float | None = None
     tokens_per_s: float | None = None
-    items_per_s: float | None = None
     eta_s: float | None = None
     suite: str | None = None  # evaluation: the suite in progress
     comparisons: list[dict[str, Any]] = field(default_factory=list)  # evaluation: finished suites
@@ -170,7 +169,6 @@ class TrainingState:
             self.epoch = float(ev.get("epoch") or 0.0)
             self.loss, self.lr = ev.get("loss"), ev.get("lr")
             self.tokens_per_s, self.eta_s = ev.get("tokens_per_s"), ev.get("eta_s")
-            self.items_per_s = ev.get("items_per_s")
             if isinstance(self.loss, int | float):
                 self.losses.append((self.step, float(self.loss)))
         elif kind == "suite_done":

@@ -99,8 +99,6 @@ class JobView(Vertical):
             bits.append(f"lr {st.lr:.2e}")
         if st.tokens_per_s:
             bits.append(f"{st.tokens_per_s:.0f} tok/s")
-        if st.items_per_s:
-            bits.append(f"{st.items_per_s:.2f} items/s")
         bits.append(f"ETA {fmt_eta(st.eta_s)}")
         self.query_one("#figures", Label).update(Text(visible_text("  ".join(bits))))
         if self.kind == "train" and st.losses:

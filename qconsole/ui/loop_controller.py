@@ -3,10 +3,11 @@ pane (F7) and cancel (F8). Later the teacher and cycles start their jobs here to
 
 A plain object the console owns and delegates to, given what it needs. Both jobs start through
 the same request objects and argv builders as the CLI and the tests: training through
-:class:`qconsole.training.pipeline.TrainRequest` and :func:`qconsole.training.launch.
-start_training`; evaluation through :class:`qconsole.evaluation.runner.EvalRequest`, stored with
-``save_request`` and run with ``eval_job_argv``. Each flow is one straight-line coroutine run
-as a worker: gather (thread) -> dialog (``push_screen_wait``) -> request -> job.
+:class:`qconsole.training.pipeline.TrainRequest` and ``training/launch.py``'s
+``start_training``; evaluation through :class:`qconsole.evaluation.request.EvalRequest`
+(``background``: the chat keeps its cores), stored with ``save_request`` and run with
+``eval_job_argv``. Each flow is one straight-line coroutine run as a worker: gather (thread) ->
+dialog (``push_screen_wait``) -> request -> job.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ class LoopController:
     @staticmethod
     def _save_request(choice: Any, base: Path, adapter: str) -> Path:
         """Worker thread: the request (probe files are read here) stored for the job."""
-        from qconsole.evaluation.runner import save_request
+        from qconsole.evaluation.request import save_request
 
         request = choice.request(model=str(base), adapter=adapter,
                                  sessions_root=str(sessions_dir()))
@@ -191,7 +192,7 @@ class LoopController:
 
     @staticmethod
     def _start_eval(request_path: Path) -> Any:
-        from qconsole.evaluation.runner import eval_job_argv
+        from qconsole.evaluation.request import eval_job_argv
         from qconsole.jobs import start_job
 
         log = jobs_log_dir() / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.log"

@@ -1,6 +1,6 @@
 """F6: the evaluation launch dialog: which suites, how many items, where benchmark data comes
 from. Returns an :class:`EvalChoice`; its :meth:`EvalChoice.request` builds the same
-:class:`qconsole.evaluation.runner.EvalRequest` that ``qconsole eval`` builds from its flags
+:class:`qconsole.evaluation.request.EvalRequest` that ``qconsole eval`` builds from its flags
 (in a worker: a probe file is read and validated there, not on the UI thread). The defaults
 evaluate the corrected turns (in-domain), a near and a far reasoning-gym transfer set, GSM8K and
 the forgetting panel."""
@@ -21,7 +21,7 @@ from textual.widgets import Checkbox, Input, Label
 from qconsole.ui.screens.dialog import DialogScreen
 
 if TYPE_CHECKING:
-    from qconsole.evaluation.runner import EvalRequest
+    from qconsole.evaluation.request import EvalRequest
 
 DEFAULT_GYM = "chain_sum, basic_arithmetic"
 DEFAULT_TASKS = "gsm8k_cot"
@@ -48,7 +48,7 @@ class EvalChoice:
         """The request ``qconsole eval`` would build from the same choices (reads probe files:
         call it off the UI thread)."""
         from qconsole.evaluation.benchmarks import default_data_dir
-        from qconsole.evaluation.runner import EvalRequest, default_suites
+        from qconsole.evaluation.request import EvalRequest, default_suites
         from qconsole.evaluation.suites import gym_suite, probe_suite
 
         extra = [probe_suite(p) for p in self.probes]
@@ -59,7 +59,7 @@ class EvalChoice:
         return EvalRequest(
             model=model, adapter=adapter, suites=suites, limit=self.limit,
             data_dir=str(Path(data_dir).expanduser().resolve()) if data_dir else None,
-            sessions_root=sessions_root,
+            sessions_root=sessions_root, background=True,  # the chat keeps its cores
         )
 
 

@@ -12,8 +12,7 @@ and ``qconsole review`` both derive from :class:`QConsoleBaseApp`.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import ClassVar
+from pathlib import Path, PurePath
 
 from textual.app import App
 from textual.notifications import SeverityLevel
@@ -28,13 +27,13 @@ from qconsole.ui.themes import DEFAULT_THEME, load_themes
 STYLES = Path(__file__).parent / "styles"
 
 
-def stylesheets(*names: str) -> list[str]:
+def stylesheets(*names: str) -> list[str | PurePath]:
     """Paths of ``styles/<name>.tcss``, for ``CSS_PATH``."""
-    return [str(STYLES / f"{n}.tcss") for n in names]
+    return [STYLES / f"{n}.tcss" for n in names]
 
 
 class QConsoleBaseApp(App[None]):
-    CSS_PATH: ClassVar = stylesheets("widgets", "dialogs", "screens")
+    CSS_PATH = stylesheets("widgets", "dialogs", "screens")
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__()

@@ -91,23 +91,24 @@ class LoopController:
 
     # -- training --------------------------------------------------------------------------
     def train(self) -> None:
-        if self.local_base() is None or self.store() is None:
+        base = self.local_base()
+        if base is None or self.store() is None:
             return
         if any(v.kind == "train" for v in self.jobs().running()):
             self.app.notify("a training run is already going (F7 shows it)", severity="warning")
             return
-        self.app.run_worker(self._train(), group="train", exclusive=True, exit_on_error=False)
+        self.app.run_worker(self._train(base), group="train", exclusive=True,
+                            exit_on_error=False)
 
-    async def _train(self) -> None:
+    async def _train(self, base: Path) -> None:
         from qconsole.training.launch import start_training
         from qconsole.ui.screens.train import TrainScreen
 
         corrections, n_sessions, tokens = await asyncio.to_thread(self._gather_corrections)
         request = await self.app.push_screen_wait(TrainScreen(corrections, n_sessions, tokens))
-        left = self.sides["left"]
-        if request is None or left is None:
+        if request is None:
             return
-        request = replace(request, model=str(left.backend.path), template=self.template(),
+        request = replace(request, model=str(base), template=self.template(),
                           sessions_dir=sessions_dir(), adapters_root=adapters_dir())
         title = f"training {request.name or 'adapter'} on {len(corrections)} corrections"
         if self._start("train", title, partial(start_training, request, jobs_log_dir()),
@@ -129,14 +130,15 @@ class LoopController:
         """(prompt, target) tokens of the training examples, counted with the chat's own
         template and tokenizer: what training will see (worker thread)."""
         left = self.sides["left"]
-        if left is None or not corrections:
+        backend = left.backend if left is not None else None
+        if left is None or backend is None or not corrections:
             return None
         prompt = target = 0
         try:
             for c in corrections:
                 p, t = left.template.training_pair(c.prompt_messages, c.rewrite)
-                prompt += left.backend.count_tokens(p)
-                target += left.backend.count_tokens(t)
+                prompt += backend.count_tokens(p)
+                target += backend.count_tokens(t)
         except Exception:  # a count is a nicety; the training job reports the real figures
             return None
         return prompt, target

@@ -134,7 +134,8 @@ class SessionScreen(Screen[None]):
         self.handles: list[TurnHandle] = []
         self.recorder: SessionRecorder | None = None
         self.marking = MarkingController(
-            self.app, lambda: self.recorder, self.handles, lambda side: self.query_one(f"#{side}")
+            self.app, lambda: self.recorder, self.handles,
+            lambda side: self.query_one(f"#{side}", ChatPane),
         )
 
     def compose(self) -> ComposeResult:

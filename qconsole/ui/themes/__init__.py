@@ -13,6 +13,7 @@ import tomllib
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 from textual.theme import Theme
 
@@ -45,7 +46,7 @@ def load_theme_file(path: Traversable) -> Theme:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     if "primary" not in data:
         raise ValueError("a theme needs at least 'primary'")
-    kwargs = {k: str(data[k]) for k in _FIELDS if k in data}
+    kwargs: dict[str, Any] = {k: str(data[k]) for k in _FIELDS if k in data}
     name = str(data.get("name", path.name.removesuffix(".toml")))
     return Theme(name=name, dark=bool(data.get("dark", True)), **kwargs)
 

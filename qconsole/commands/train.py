@@ -16,9 +16,12 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, Unpack
 
 from qconsole.errors import QConsoleError
+
+if TYPE_CHECKING:
+    from qconsole.jobs.events import EventFields, JobEvent
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="bf16 autocast (auto: where the CPU/GPU has bf16 arithmetic)")
     hp.add_argument("--threads", type=int, default=None, help="CPU threads for training")
     hp.add_argument("--backend", choices=BACKENDS, default=None,
-                    help="auto: Unsloth with a CUDA GPU and the gpu extra, else cpu")
+                    help="auto: data-parallel PEFT (ddp) on several CUDA GPUs, Unsloth on one "
+                         "(with the gpu extra; PEFT on CUDA without it), else cpu")
 
     out = p.add_argument_group("output")
     out.add_argument("--name", default=None, help="adapter name (default: lora-<date-time>)")
@@ -113,7 +117,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def request_from_args(args: argparse.Namespace) -> Any:
-    from qconsole.training.pipeline import TrainRequest
+    from qconsole.training.request import TrainRequest
 
     return TrainRequest(
         model=args.model,
@@ -140,7 +144,7 @@ class TextReport:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def __call__(self, ev: dict[str, Any]) -> None:
+    def __call__(self, ev: JobEvent) -> None:
         kind = ev.get("event")
         lines: list[str] = []
         if kind == "start":
@@ -216,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
     writer = open_event_writer(args.progress_jsonl)
     text = None if args.quiet else TextReport(sys.stderr)
 
-    def emit(kind: str, **fields: Any) -> None:
+    def emit(kind: str, /, **fields: Unpack[EventFields]) -> None:
         ev = event(kind, **fields)
         writer.write(ev)
         if text is not None:

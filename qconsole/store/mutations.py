@@ -8,7 +8,7 @@ name fails at once instead of being saved and silently ignored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 
 from tinydb import TinyDB
@@ -55,7 +55,7 @@ class Mutations:
         extra = checked.pop("extra")
         fields = {k: v for k, v in checked.items() if k in given}
         with self.files.writing(session_id) as db:
-            def mutate(doc: dict) -> None:
+            def mutate(doc: MutableMapping) -> None:
                 doc.update(fields)
                 if extra:
                     doc.setdefault("extra", {}).update(extra)
@@ -88,7 +88,7 @@ class Mutations:
         with self.files.writing(session_id) as db:
             doc_id, _ = turn_doc(db, session_id, turn_id)
 
-            def mutate(doc: dict) -> None:
+            def mutate(doc: MutableMapping) -> None:
                 replies = doc.setdefault("replies", {})
                 current = dict(replies.get(side) or {})
                 current.update(fields)
@@ -151,7 +151,7 @@ class Mutations:
                 return
             now = now_iso()
 
-            def mutate(d: dict) -> None:
+            def mutate(d: MutableMapping) -> None:
                 d.setdefault("rewrites", {}).setdefault(side, []).append({"text": text, "at": now})
                 d["updated"] = now
 
@@ -169,7 +169,7 @@ class Mutations:
                 return
             now = now_iso()
 
-            def mutate(d: dict) -> None:
+            def mutate(d: MutableMapping) -> None:
                 d["preference"] = side
                 d["updated"] = now
 
@@ -187,7 +187,7 @@ class Mutations:
             turn_id, side, field = event["turn_id"], event.get("side"), event["field"]
             doc_id, _ = turn_doc(db, session_id, turn_id)
 
-            def revert(d: dict) -> None:
+            def revert(d: MutableMapping) -> None:
                 if field == "rewrites":
                     history = d.setdefault("rewrites", {}).get(side) or []
                     d["rewrites"][side] = history[: int(event.get("before_len") or 0)]
@@ -211,7 +211,7 @@ class Mutations:
 def _set_side_value(
     db: TinyDB, doc_id: int, field: str, side: str, value: dict | None, now: str
 ) -> None:
-    def mutate(d: dict) -> None:
+    def mutate(d: MutableMapping) -> None:
         values = d.setdefault(field, {})
         if value is None:
             values.pop(side, None)

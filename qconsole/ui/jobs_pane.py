@@ -123,6 +123,11 @@ class JobView(Vertical):
             else:
                 bar.update(progress=bar.total)
             text = Text("done", style="bold green")
+            skipped = [s for s in (self.state.result or {}).get("skipped") or []
+                       if isinstance(s, dict)]
+            if skipped:  # benchmarks without data: the run measured the rest
+                text.append(" - skipped (no data): " + ", ".join(
+                    visible_text(str(s.get("suite"))) for s in skipped), style="yellow")
         else:
             self.add_class("failed")
             label = "cancelled" if kind == "cancelled" else "failed"

@@ -247,6 +247,37 @@ def test_vllm_adapter_is_the_model_name_and_stop_reason_is_read(fake):
         b.set_adapter("other")
 
 
+def test_vllm_runtime_adapter_loading_and_a_server_that_forbids_it(fake, tmp_path):
+    served = [{"id": "org/base", "owned_by": "vllm", "max_model_len": 8192, "parent": None}]
+    fake.routes[("GET", "/v1/models")] = lambda h, b: send_json(h, 200, {"data": served})
+    b = RemoteBackend(fake.url, None, adapter_mode="vllm").probe()
+    with pytest.raises(QConsoleError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING=True") as err:
+        b.load_adapter("fresh", tmp_path)  # no such route: vLLM started without the variable
+    assert "\n" not in str(err.value) and b.adapter is None
+
+    def load(h, body):
+        served.append({"id": body["lora_name"], "owned_by": "vllm", "parent": "org/base",
+                       "root": body["lora_path"]})
+        h.send_response(200)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    fake.routes[("POST", "/v1/load_lora_adapter")] = load
+    b.load_adapter("fresh", tmp_path)
+    assert fake.last("/v1/load_lora_adapter")["body"] == {
+        "lora_name": "fresh", "lora_path": str(tmp_path.resolve())}
+    assert b.adapter == "fresh" and b._request_model() == "fresh"
+    b.load_adapter("fresh", tmp_path)  # already served: selected, not loaded twice
+    assert len([r for r in fake.requests if r["path"] == "/v1/load_lora_adapter"]) == 2  # 404, ok
+    fake.routes[("POST", "/v1/load_lora_adapter")] = lambda h, b: send_json(
+        h, 400, {"error": {"message": "No adapter found for /nowhere"}})
+    with pytest.raises(QConsoleError, match="HTTP 400.*No adapter found.*loading adapter x"):
+        b.load_adapter("x", Path("/nowhere"))
+    assert RemoteBackend(fake.url, None, adapter_mode="none").probe() is not None
+    with pytest.raises(QConsoleError, match="adapter_mode = 'none'"):
+        RemoteBackend(fake.url, None).load_adapter("fresh", tmp_path)
+
+
 def test_chat_endpoint_reads_deltas(fake):
     fake.routes[("POST", "/v1/chat/completions")] = lambda h, b: send_sse(h, [
         {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]},

@@ -33,9 +33,9 @@ class AdapterActions:
 
     def action_pick_adapter(self) -> None:
         right = self.sides["right"]
-        if right is not None and getattr(right.backend, "path", None) is None:
-            self.notify("the right pane is a remote server: its adapter is chosen in "
-                        "[remote.right] of the config", severity="warning")
+        if right is not None and getattr(right.backend, "adapter_mode", None) == "none":
+            self.notify("the right pane is a remote server with adapter_mode = 'none': its "
+                        "adapter is chosen in [remote.right] of the config", severity="warning")
             return
         base = self._local_base()
         if base is not None:

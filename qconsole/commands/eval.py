@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "default: $QCONSOLE_BENCHMARK_DATA, else the Hugging Face hub")
     p.add_argument("--max-tokens", type=int, help="reply length for generated suites")
     p.add_argument("--threads", type=int, help="CPU threads (default: half the cores)")
+    p.add_argument("--engine", choices=("llama.cpp", "vllm"), default="llama.cpp",
+                   help="llama.cpp in this process (default), or vLLM through lm-eval's vLLM "
+                        "backend for large models on a GPU (needs vllm installed)")
     p.add_argument("--forgetting-threshold", type=float, default=2.0, metavar="PP",
                    help="flag the adapter when the panel drops more than this many points")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: "
@@ -150,7 +153,7 @@ def build_request(args: argparse.Namespace) -> Any:
         model=args.model, adapter=args.adapter, suites=suites, limit=args.limit,
         data_dir=data_dir, max_tokens=args.max_tokens, threads=args.threads,
         forgetting_threshold=args.forgetting_threshold, evals_root=evals_root,
-        sessions_root=args.sessions, run_id=run_id,
+        sessions_root=args.sessions, run_id=run_id, engine=args.engine,
     )
 
 

@@ -80,6 +80,7 @@ class EvalRequest:
     evals_root: str | None = None
     sessions_root: str | None = None
     run_id: str | None = None
+    engine: str = "llama.cpp"  # or "vllm" (qconsole/evaluation/vllm_engine.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -274,8 +275,14 @@ def _setup(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> _Cont
     if len(set(names)) != len(names):
         raise QConsoleError(f"suite names must be unique: {', '.join(names)}")
 
-    engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
-                         n_threads=request.threads or default_eval_threads())
+    if request.engine == "vllm":
+        from qconsole.evaluation.vllm_engine import VllmEngine
+
+        engine: Any = VllmEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
+                                 adapter_dir=Path(adapter_info["path"]) if adapter_info else None)
+    else:
+        engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
+                             n_threads=request.threads or default_eval_threads())
     info = engine.backend.info
 
     def template_named(choice: str) -> Any:
@@ -294,7 +301,7 @@ def _setup(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> _Cont
                      "template": template.name, "max_tokens": max_tokens,
                      "n_ctx": engine.n_ctx, "threads": request.threads or default_eval_threads(),
                      "forgetting_threshold": request.forgetting_threshold,
-                     "decoding": "greedy"},
+                     "decoding": "greedy", "engine": request.engine},
         "request": request.to_dict(),
     }
     if request.run_id:
@@ -475,7 +482,8 @@ def _benchmark_suite(ctx: _Context, p: _Prepared, progress: Progress) -> list[It
         def on_progress(done: int, total: int, side: str = side) -> None:
             progress.update(side, p.n_items * done / max(1, total))
 
-        lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel)
+        lm = (ctx.engine.lm_eval_model() if ctx.request.engine == "vllm"
+              else llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel))
         built = p.built if side == "base" else None  # a Task keeps per-run state: fresh ones
         results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
         p.built = None

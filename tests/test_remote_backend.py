@@ -770,4 +770,9 @@ def test_eval_engine_vllm_scores_base_and_adapter(embedded_model_path, benchmark
         assert isinstance(item["base_correct"], bool)
         assert isinstance(item["adapter_correct"], bool)
     gym = [i for i in items if i["meta"].get("kind") != "benchmark"]
-    assert all(i["base_reply"] for i in gym)
+    bench = [i for i in items if i["meta"].get("kind") == "benchmark"]
+    assert all(i["base_reply"] and i["adapter_reply"] for i in gym)
+    # the adapter side really ran with the LoRA, the base side without it
+    assert all(i["meta"]["base"]["loglikelihoods"] != i["meta"]["adapter"]["loglikelihoods"]
+               for i in bench)
+    assert any(i["base_reply"] != i["adapter_reply"] for i in gym)

@@ -7,7 +7,7 @@ instance serves both sides: it is built with the adapter enabled, and the base s
 ``lora_request``, so the weights are loaded once and base and adapter see the same engine.
 Generation suites (probes, reasoning-gym, in-domain) call the same ``LLM.generate`` greedily
 with the template's stop strings, through the interface the runner already uses for llama.cpp
-(``set_adapter``, ``generate_text``, ``close``).
+(``set_adapter``, ``tokenize``, ``generate_text``, ``close``).
 
 vLLM loads Hugging Face weights, not GGUF: the run's GGUF base is written once as an HF folder
 (qconsole/hf/export.py) unless ``hf_model`` names the same base's HF weights; the adapter is the
@@ -62,7 +62,10 @@ class VllmEngine:
             self.lm = VLLM(
                 pretrained=str(model_dir), max_model_len=self.n_ctx, max_gen_toks=max_gen_toks,
                 lora_local_path=str(self.adapter_dir) if self.adapter_dir else None,
-                max_lora_rank=max(16, rank), batch_size="auto", seed=0, dtype="auto",
+                max_lora_rank=max(16, rank), seed=0, dtype="auto",
+                # an int, not "auto": with "auto" lm-eval asks vLLM for its progress bar, and
+                # vLLM divides by the bar's elapsed time, 0 while tqdm is disabled (as here)
+                batch_size=256,
                 **vllm_args,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -76,6 +79,15 @@ class VllmEngine:
         if adapter is not None and self._adapter_request is None:
             raise QConsoleError("this vLLM engine was built without an adapter")
         self.lm.lora_request = self._adapter_request if adapter is not None else None
+
+    def tokenize(self, text: str, *, add_bos: bool | None = None) -> list[int]:
+        """Tokens of ``text`` by vLLM's tokenizer; ``add_bos=None`` adds the model's special
+        tokens unless the text already starts with the BOS (never doubled)."""
+        tok = self.lm.tokenizer
+        if add_bos is None:
+            bos = getattr(tok, "bos_token", None)
+            add_bos = not (bos and text.startswith(bos))
+        return list(tok.encode(text, add_special_tokens=add_bos))
 
     def generate_text(self, prompt: str, *, until: Any = (), max_tokens: int = 256,
                       cancel: threading.Event | None = None) -> Generation:

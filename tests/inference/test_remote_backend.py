@@ -295,7 +295,8 @@ def test_cancel_while_the_server_is_silent_returns_at_once(fake):
     threading.Timer(0.2, cancel.set).start()
     t0 = time.perf_counter()
     assert list(b.stream("p", GREEDY, cancel=cancel, stats=stats)) == []
-    assert time.perf_counter() - t0 < 2 and stats.finish_reason == "cancelled"
+    # the server would stall 10 s: returning well before that is the cancel, not the timeout
+    assert time.perf_counter() - t0 < 8 and stats.finish_reason == "cancelled"
 
 
 def test_silent_server_times_out_with_one_line(fake):

@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from lm_eval.models.huggingface import HFLM
 
-    from qconsole.evaluation.benchmarks import resolve_benchmarks
-    from qconsole.evaluation.lm_backend import LlamaEngine, llama_lm
+    from qconsole.evaluation.benchmarks import llama_lm, resolve_benchmarks
     from qconsole.hf.gguf_model import load_hf_model
+    from qconsole.inference.llama_engine import LlamaEngine
     from qconsole.models.resolve import resolve_model
 
     torch.set_num_threads(args.threads)

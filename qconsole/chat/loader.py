@@ -118,7 +118,7 @@ def attach_adapter(
 
 def _remote_side(config: Config, side: Side, template: PromptTemplate | None) -> ChatSide | None:
     """A side served by an OpenAI-compatible server, if the config has ``[remote.<side>]``."""
-    from qconsole.inference.remote_config import remote_spec_for
+    from qconsole.inference.remote.config import remote_spec_for
     from qconsole.prompts import template_for
 
     spec = remote_spec_for(config.remote, side)

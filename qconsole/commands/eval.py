@@ -47,7 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="folder of benchmark JSONL files (offline); "
                    "default: $QCONSOLE_BENCHMARK_DATA, else the Hugging Face hub")
     p.add_argument("--max-tokens", type=int, help="reply length for generated suites")
-    p.add_argument("--threads", type=int, help="CPU threads (default: half the cores)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: every core; half of "
+                   "them with --background)")
+    p.add_argument("--background", action="store_true",
+                   help="run beside a chat (the console's job): use half the cores")
     p.add_argument("--forgetting-threshold", type=float, default=2.0, metavar="PP",
                    help="flag the adapter when the panel drops more than this many points")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: "
@@ -113,7 +116,7 @@ def build_request(args: argparse.Namespace) -> Any:
         FORGETTING_PANEL,
         default_data_dir,
     )
-    from qconsole.evaluation.runner import EvalRequest, default_suites
+    from qconsole.evaluation.request import EvalRequest, default_suites
     from qconsole.evaluation.suites import gym_suite, probe_suite
 
     if args.suites_file:
@@ -149,6 +152,7 @@ def build_request(args: argparse.Namespace) -> Any:
     return EvalRequest(
         model=args.model, adapter=args.adapter, suites=suites, limit=args.limit,
         data_dir=data_dir, max_tokens=args.max_tokens, threads=args.threads,
+        background=args.background,
         forgetting_threshold=args.forgetting_threshold, evals_root=evals_root,
         sessions_root=args.sessions, run_id=run_id,
     )
@@ -184,14 +188,11 @@ class _HumanProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qconsole.evaluation.lm_backend import EvalCancelled
     from qconsole.evaluation.report import format_table, summarize
-    from qconsole.evaluation.runner import (
-        EvalRequest,
-        cancel_on_signals,
-        quiet_libraries,
-        run_evaluation,
-    )
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
+    from qconsole.inference.llama_engine import EvalCancelled
+    from qconsole.jobs.child import cancel_on_signals, quiet_libraries
     from qconsole.jobs.events import open_event_writer
 
     quiet_libraries()

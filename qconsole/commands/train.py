@@ -79,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="bf16 autocast (auto: where the CPU/GPU has bf16 arithmetic)")
     hp.add_argument("--threads", type=int, default=None, help="CPU threads for training")
     hp.add_argument("--backend", choices=BACKENDS, default=None,
-                    help="auto: Unsloth with a CUDA GPU and the gpu extra, else cpu")
+                    help="auto: data-parallel PEFT (ddp) on several CUDA GPUs, Unsloth on one "
+                         "(with the gpu extra; PEFT on CUDA without it), else cpu")
 
     out = p.add_argument_group("output")
     out.add_argument("--name", default=None, help="adapter name (default: lora-<date-time>)")

@@ -292,6 +292,19 @@ def build_tasks(tasks: Iterable[BenchmarkTask]) -> dict[str, Any]:
 # -- running and reading ------------------------------------------------------------------------
 
 
+def llama_lm(engine: Any, *, max_gen_toks: int | None = None, progress: Any = None,
+             cancel: Any = None) -> Any:
+    """An lm-eval ``LM`` evaluating whatever adapter ``engine`` (a LlamaEngine) has set.
+
+    The one place that imports qconsole's lm-eval model class (and so lm-eval itself), lazily.
+    """
+    from qconsole.evaluation.lm_eval_model import LlamaCppLM
+    from qconsole.inference.llama_engine import DEFAULT_MAX_GEN_TOKS
+
+    return LlamaCppLM(engine, max_gen_toks=max_gen_toks or DEFAULT_MAX_GEN_TOKS,
+                      progress=progress, cancel=cancel)
+
+
 def count_items(built: Mapping[str, Any], limit: int | None) -> dict[str, int]:
     """Documents each built task will evaluate under ``limit`` (lm-eval's first-N rule)."""
     out = {}

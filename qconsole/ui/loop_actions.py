@@ -141,7 +141,8 @@ class LoopActions:
             if args is None:
                 return
             argv = ["eval", "--model", str(base), "--adapter", adapter,
-                    "--sessions", str(sessions_dir()), "--progress-jsonl", "-", *args]
+                    "--sessions", str(sessions_dir()), "--progress-jsonl", "-", "--background",
+                    *args]
             self._start_job("eval", f"evaluating {adapter} against the base", argv,
                             self._evaluation_finished)
             self.notify("evaluation started in the background: keep chatting")

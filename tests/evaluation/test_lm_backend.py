@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def engine(embedded_model_path):
-    from qconsole.evaluation.lm_backend import LlamaEngine
+    from qconsole.inference.llama_engine import LlamaEngine
 
     e = LlamaEngine(embedded_model_path, n_ctx=512, n_threads=1)
     yield e
@@ -29,7 +29,7 @@ def engine(embedded_model_path):
 
 @pytest.fixture(scope="module")
 def lm(engine):
-    from qconsole.evaluation.lm_backend import llama_lm
+    from qconsole.evaluation.benchmarks import llama_lm
 
     return llama_lm(engine, max_gen_toks=48)
 

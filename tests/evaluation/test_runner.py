@@ -48,7 +48,7 @@ def _probe_file(tmp_path: Path) -> Path:
 
 
 def _small_suites(tmp_path: Path) -> list:
-    from qconsole.evaluation.runner import default_suites
+    from qconsole.evaluation.request import default_suites
     from qconsole.evaluation.suites import benchmark_suite, gym_suite, probe_suite
 
     extra = [probe_suite(str(_probe_file(tmp_path))),
@@ -63,7 +63,8 @@ def _small_suites(tmp_path: Path) -> list:
 def test_base_vs_base_every_difference_is_exactly_zero(isolated_workspace, tmp_path,
                                                        benchmark_data):
     from qconsole.evaluation.report import format_table, summarize
-    from qconsole.evaluation.runner import EvalRequest, run_evaluation
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
 
     _session_with_correction(isolated_workspace)
     events: list[tuple[str, dict]] = []
@@ -133,10 +134,11 @@ def test_real_adapter_changes_replies_and_forms_a_cycle(isolated_workspace, tmp_
 
 
 def test_cancel_stores_a_partial_run(isolated_workspace, tmp_path):
-    from qconsole.evaluation.lm_backend import EvalCancelled
-    from qconsole.evaluation.runner import EvalRequest, run_evaluation
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
     from qconsole.evaluation.store import RunStore
     from qconsole.evaluation.suites import gym_suite, probe_suite
+    from qconsole.inference.llama_engine import EvalCancelled
 
     cancel = threading.Event()
     events: list[str] = []
@@ -163,7 +165,7 @@ def test_cancel_stores_a_partial_run(isolated_workspace, tmp_path):
 def test_job_protocol_start_progress_and_cancel(isolated_workspace, tmp_path):
     """As the console runs it: ``qconsole eval --request`` under qconsole.jobs, cancelled
     after the first progress event; the job itself reports 'cancelled' (not synthesised)."""
-    from qconsole.evaluation.runner import EvalRequest, eval_job_argv, save_request
+    from qconsole.evaluation.request import EvalRequest, eval_job_argv, save_request
     from qconsole.evaluation.store import RunStore
     from qconsole.evaluation.suites import gym_suite
     from qconsole.jobs import start_job
@@ -191,7 +193,8 @@ def test_job_protocol_start_progress_and_cancel(isolated_workspace, tmp_path):
 
 
 def test_failure_is_stored_and_reported(isolated_workspace, tmp_path):
-    from qconsole.evaluation.runner import EvalRequest, run_evaluation
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
     from qconsole.evaluation.store import RunStore
     from qconsole.evaluation.suites import SuiteSpec
 

@@ -107,7 +107,7 @@ def test_suite_spec_round_trip_and_validation():
 
 
 def test_eval_request_round_trip():
-    from qconsole.evaluation.runner import EvalRequest, default_suites
+    from qconsole.evaluation.request import EvalRequest, default_suites
 
     req = EvalRequest(adapter="fair-1", suites=default_suites(), limit=5)
     back = EvalRequest.from_dict(json.loads(json.dumps(req.to_dict())))

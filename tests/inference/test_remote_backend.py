@@ -23,8 +23,8 @@ import pytest
 
 from qconsole.errors import QConsoleError
 from qconsole.inference.llama_backend import GenerationStats
-from qconsole.inference.remote_backend import RemoteBackend, iter_sse, split_api_url
-from qconsole.inference.remote_config import parse_remote_spec, remote_spec_for
+from qconsole.inference.remote import RemoteBackend, iter_sse, split_api_url
+from qconsole.inference.remote.config import parse_remote_spec, remote_spec_for
 from qconsole.prompts import Message, TranscriptTemplate
 from qconsole.sampling import GREEDY, SamplingSettings
 

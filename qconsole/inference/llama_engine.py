@@ -1,9 +1,9 @@
-"""lm-eval's ``LM`` interface over llama.cpp: the same GGUF (and GGUF LoRA) the chat talks to.
+"""A llama.cpp engine for evaluation: scores continuations and generates greedily, fast.
 
-Why in-process and not lm-eval's ``gguf`` backend: that backend goes through a llama.cpp
-server that sends no ``max_tokens`` (answers are cut at 16 tokens) and cannot switch adapters.
-Here one loaded model scores base and adapter by switching the LoRA on the context
-(:meth:`LlamaEngine.set_adapter`), so both are measured on identical weights.
+It serves lm-eval (qconsole.evaluation.lm_eval_model) and qconsole's own generated suites over
+the same GGUF (and GGUF LoRA) the chat talks to: one loaded model scores base and adapter by
+switching the LoRA on the context (:meth:`LlamaEngine.set_adapter`), so both are measured on
+identical weights.
 
 Why our own decode loop instead of ``Llama.eval``: ``Llama`` with ``logits_all`` computes and
 copies logits for every prompt position. With Gemma's 262k vocabulary the output layer is as
@@ -12,23 +12,20 @@ positions being scored, and keeps the KV cache of the previous request: requests
 their tokens, so a multiple-choice question's endings and a few-shot prompt's shared examples
 are computed once. Every request is nevertheless computed exactly as a fresh engine would
 compute it alone (fixed decode grouping, see "KV cache" below): scores never depend on order.
-Tokenisation follows lm-eval's ``TemplateLM`` (context and continuation encoded together, then
-split), exactly as its ``hf`` backend does.
 
-Greedy generation (``generate_until``) is argmax decoding, the chat's GREEDY settings. The chat's
-own prompt format is applied by the suites (qconsole.prompts), not here.
+Greedy generation is argmax decoding, the chat's GREEDY settings. Prompt formats are applied by
+the callers (qconsole.prompts), not here.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qconsole.errors import QConsoleError
 
@@ -37,25 +34,10 @@ if TYPE_CHECKING:
 
     from qconsole.inference.llama_backend import LlamaBackend
 
-log = logging.getLogger(__name__)
-
 DEFAULT_N_CTX = 4096
 DEFAULT_MAX_GEN_TOKS = 256
 BLOCK = 64  # prompt tokens per decode call, aligned from position 0 (see "KV cache" below)
 ProgressFn = Callable[[int, int], None]
-
-
-def default_eval_threads() -> int:
-    """Half the cores (at least one): evaluation runs beside a chat that streams on the rest.
-
-    ``QCONSOLE_EVAL_THREADS`` overrides. More threads than free cores makes llama.cpp's
-    spinning thread barrier collapse (measured here: 2 threads on 2 busy cores ran 5 to 40 times
-    slower than 1), so the subprocess also sets ``OMP_WAIT_POLICY=PASSIVE``.
-    """
-    value = os.environ.get("QCONSOLE_EVAL_THREADS")
-    if value and value.isdigit() and int(value) > 0:
-        return int(value)
-    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class EvalCancelled(QConsoleError):
@@ -109,9 +91,7 @@ class LlamaEngine:
                 raise ValueError("give a model path or a loaded LlamaBackend")
             from qconsole.inference.llama_backend import LlamaBackend
 
-            backend = LlamaBackend(
-                model_path, n_ctx=n_ctx, n_threads=n_threads or default_eval_threads()
-            )
+            backend = LlamaBackend(model_path, n_ctx=n_ctx, n_threads=n_threads)
         import llama_cpp
 
         self._c = llama_cpp
@@ -414,157 +394,3 @@ def _logsumexp_rows(logits: np.ndarray) -> np.ndarray:
     m = logits.max(axis=1, keepdims=True)
     total = np.exp(logits - m).sum(axis=1, dtype=np.float64)
     return m[:, 0].astype(np.float64) + np.log(total)
-
-
-# -- the lm-eval model -------------------------------------------------------------------------
-
-
-@functools.cache
-def _lm_class() -> type:
-    """Build the lm-eval subclass on first use, so importing this module stays light."""
-    from lm_eval import utils as lm_utils
-    from lm_eval.api.model import TemplateLM
-
-    class LlamaCppLM(TemplateLM):
-        """lm-eval ``LM`` over a :class:`LlamaEngine` (see the module docstring)."""
-
-        backend = "causal"
-
-        def __init__(
-            self,
-            engine: LlamaEngine,
-            *,
-            max_gen_toks: int = DEFAULT_MAX_GEN_TOKS,
-            progress: ProgressFn | None = None,
-            cancel: threading.Event | None = None,
-        ) -> None:
-            super().__init__()
-            self.engine = engine
-            self._max_gen_toks = max_gen_toks
-            self.progress = progress
-            self.cancel = cancel
-            self._warned_sampling = False
-
-        # identity used in lm-eval's results["config"]
-        def get_model_info(self) -> dict[str, Any]:
-            adapter = self.engine.adapter
-            return {
-                "model_path": str(self.engine.model_path),
-                "adapter_path": str(adapter) if adapter else None,
-                "backend": "llama.cpp (qconsole in-process)",
-            }
-
-        @property
-        def eot_token_id(self) -> int:
-            return self.engine.eos_id
-
-        @property
-        def prefix_token_id(self) -> int:
-            bos = self.engine.bos_id
-            return bos if bos >= 0 else self.engine.eos_id
-
-        @property
-        def max_length(self) -> int:
-            return self.engine.n_ctx
-
-        @property
-        def max_gen_toks(self) -> int:
-            return self._max_gen_toks
-
-        @property
-        def tokenizer_name(self) -> str:
-            return self.engine.model_path.name
-
-        def tok_encode(
-            self, string: str, add_special_tokens: bool | None = None, **kwargs: Any
-        ) -> list[int]:
-            return self.engine.tokenize(string, add_bos=add_special_tokens)
-
-        def tok_decode(self, tokens: Sequence[int], **kwargs: Any) -> str:
-            return self.engine.detokenize(tokens)
-
-        def loglikelihood(self, requests: list[Any], disable_tqdm: bool = True
-                          ) -> list[tuple[float, bool]]:
-            return super().loglikelihood(requests, disable_tqdm=True)  # progress: self.progress
-
-        def _loglikelihood_tokens(
-            self, requests: list[tuple[tuple[str, str], list[int], list[int]]], **kwargs: Any
-        ) -> list[tuple[float, bool]]:
-            pairs = [(ctx, cont) for _, ctx, cont in requests]
-            out = self.engine.score(pairs, progress=self.progress, cancel=self.cancel)
-            for (key, _, _), res in zip(requests, out, strict=True):
-                if key is not None:
-                    self.cache_hook.add_partial("loglikelihood", key, res)
-            return out
-
-        def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False
-                                  ) -> list[float]:
-            windows: list[tuple[list[int], list[int]]] = []
-            owners: list[int] = []
-            for n, req in enumerate(requests):
-                (string,) = req.args
-                tokens = self.tok_encode(string, add_special_tokens=False)
-                for ctx, cont in map(
-                    lm_utils.make_disjoint_window,
-                    lm_utils.get_rolling_token_windows(
-                        token_list=tokens,
-                        prefix_token=self.prefix_token_id,
-                        max_seq_len=self.max_length,
-                        context_len=1,
-                    ),
-                ):
-                    windows.append((list(ctx), list(cont)))
-                    owners.append(n)
-            scores = self.engine.score(windows, progress=self.progress, cancel=self.cancel)
-            totals = [0.0] * len(requests)
-            for n, (lp, _) in zip(owners, scores, strict=True):
-                totals[n] += lp
-            return totals
-
-        def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-            order = []
-            for n, req in enumerate(requests):
-                context, gen_kwargs = req.args
-                order.append((self.tok_encode(context), dict(gen_kwargs or {}), n, req))
-            order.sort(key=lambda o: o[0])
-            outputs: list[str] = [""] * len(requests)
-            eos_text = self.engine.detokenize([self.eot_token_id]) if self.eot_token_id >= 0 else ""
-            for done, (tokens, kw, n, req) in enumerate(order, start=1):
-                until = kw.pop("until", None) or []
-                if isinstance(until, str):
-                    until = [until]
-                if eos_text and eos_text not in until:
-                    until = [*until, eos_text]
-                max_gen = int(kw.pop("max_gen_toks", self._max_gen_toks))
-                sampling = kw.get("do_sample") and float(kw.get("temperature", 1.0) or 0) > 0
-                if sampling and not self._warned_sampling:
-                    log.warning("sampling requested; qconsole evaluates greedily")
-                    self._warned_sampling = True
-                gen = self.engine.generate(
-                    tokens, until=until, max_tokens=max_gen, cancel=self.cancel
-                )
-                outputs[n] = gen.text
-                self.cache_hook.add_partial("generate_until", req.args, gen.text)
-                if self.progress is not None:
-                    self.progress(done, len(requests))
-            return outputs
-
-    return LlamaCppLM
-
-
-def llama_lm(
-    engine: LlamaEngine,
-    *,
-    max_gen_toks: int = DEFAULT_MAX_GEN_TOKS,
-    progress: ProgressFn | None = None,
-    cancel: threading.Event | None = None,
-) -> Any:
-    """An lm-eval ``LM`` (a ``TemplateLM``) evaluating whatever adapter ``engine`` has set."""
-    return _lm_class()(engine, max_gen_toks=max_gen_toks, progress=progress, cancel=cancel)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "LlamaCppLM":
-        return _lm_class()
-    raise AttributeError(name)
-

@@ -1,7 +1,7 @@
 """The ``[remote.left]`` / ``[remote.right]`` tables of the config, checked and turned into a
 RemoteBackend.
 
-Why here and not in config.py: config.py only merges TOML files; what a remote table may say,
+Why here and not in qconsole/config.py: that only merges TOML files; what a remote table may say,
 and what each adapter_mode needs from the server, belongs beside the backend that uses it. A
 typo or a key pasted into the file is refused with one line, before any request is made.
 
@@ -39,7 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from qconsole.errors import QConsoleError
-from qconsole.inference.remote_backend import ADAPTER_MODES, ENDPOINTS, RemoteBackend
+from qconsole.inference.remote.adapters import ADAPTER_MODES
+from qconsole.inference.remote.backend import ENDPOINTS, RemoteBackend
 
 SIDES = ("left", "right")
 _SECRET_KEYS = {"api_key", "key", "token", "apikey", "api-key", "authorization", "bearer"}

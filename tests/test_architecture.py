@@ -1,7 +1,7 @@
 """The shape of the package, checked where CI looks (pytest): the import-linter contracts in
 pyproject.toml ([tool.importlinter]: layers, the core without Textual, the UI without torch and
 friends, no circles between siblings), and no import circle between qconsole's modules
-except the known ones listed below, which their owners are removing (issue 14.4)."""
+except the two known ones, which their owners are removing (issue 14.4)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,8 @@ CONTRACTS = [
 # Each circle exactly as its modules: a circle that grows, shrinks or appears elsewhere fails
 # test_no_import_circles_but_the_known_ones. Delete an entry when its owner has removed it
 # (its xfail then passes, which strict=True turns into a failure that says so).
-KNOWN_CIRCLES = {
-    "evaluation checkers/gym_suites/probes (owner eval-score)": frozenset({
-        "qconsole.evaluation.checkers", "qconsole.evaluation.gym_suites",
-        "qconsole.evaluation.probes"}),
+KNOWN_CIRCLES: dict[str, frozenset[str]] = {
+    # none left: both circles of issue 14.4 are gone; a new one fails the test below
 }
 
 # `lint-imports`, run by the interpreter running the tests (wherever its scripts are)
@@ -48,8 +46,8 @@ def test_import_contract(contract):
 
 
 def import_circles() -> set[frozenset[str]]:
-    """Strongly connected groups of qconsole modules: imports inside functions count, those
-    under ``if TYPE_CHECKING:`` do not (they never run)."""
+    """Strongly connected groups of qconsole modules (imports inside functions count; imports
+    only for the type checker do not, as in the lint-imports config)."""
     code = (
         "import json, grimp\n"
         "g = grimp.build_graph('qconsole', cache_dir=None, exclude_type_checking_imports=True)\n"

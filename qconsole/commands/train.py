@@ -4,12 +4,14 @@ The console starts ``qconsole train ... --progress-jsonl -`` through qconsole.jo
 events; a person runs the same command headless and reads the same run as text on stderr.
 SIGTERM (the console's cancel) stops at the next step boundary; whatever was made is removed
 and a ``cancelled`` event is the last line. Exit status: 0 done, 2 a problem to fix (nothing to
-train on, bad settings), 130 cancelled, 1 an unexpected failure (its traceback on stderr).
+train on, bad settings), 130 cancelled, 1 an unexpected failure (one line; its traceback saved under
+``<cache>/logs/``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
@@ -192,6 +194,23 @@ def _duration(seconds: Any) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def _save_traceback() -> str:
+    """Keep the traceback of an unexpected failure in a file, not on the screen: the person
+    reads one clear line, a bug report still has every frame."""
+    import time
+
+    from qconsole.paths import cache_dir
+
+    try:
+        folder = cache_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:
+        return ""
+    return f" (traceback in {path})"
+
+
 def run(args: argparse.Namespace) -> int:
     from qconsole.jobs.events import event, open_event_writer
     from qconsole.training.hardware import passive_openmp
@@ -230,9 +249,9 @@ def run(args: argparse.Namespace) -> int:
             emit("error", message="out of memory: lower --batch-size or --max-seq-len")
             return 3
         except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
             line = str(exc).splitlines()[0][:300] if str(exc) else ""
-            emit("error", message=f"training failed: {type(exc).__name__}: {line}")
+            where = _save_traceback()
+            emit("error", message=f"training failed: {type(exc).__name__}: {line}{where}")
             return 1
         emit("done", dry_run=request.dry_run, **outcome.done_fields())
         return 0

@@ -26,22 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.jobs.events import JobEvent, event
+from qconsole.jobs.litter import pid_alive
 from qconsole.jobs.reader import EventReader
 
 DEFAULT_GRACE_S = 5.0
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists (it may belong to someone else)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["JobHandle", "kill_process_tree", "pid_alive", "qconsole_argv", "start_job"]
 
 
 def qconsole_argv(*args: str) -> list[str]:

@@ -16,7 +16,6 @@ anything with that shape in tests), so the same code runs headless and under the
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -28,7 +27,6 @@ from typing import Any
 
 from qconsole.errors import QConsoleError
 from qconsole.jobs.events import Emit, LogLevel
-from qconsole.jobs.runner import pid_alive
 from qconsole.training.dataset import (
     ChatTokenizer,
     NothingToTrain,
@@ -196,17 +194,10 @@ def default_name() -> str:
 
 
 def remove_stale_tmp(root: Path) -> None:
-    """Remove ``.train-<pid>-*`` directories whose process is gone."""
-    if not root.is_dir():
-        return
-    for entry in root.iterdir():
-        m = re.match(rf"^{re.escape(TMP_PREFIX)}(\d+)-", entry.name)
-        if not m or not entry.is_dir():
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid() or pid_alive(pid):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
+    """Remove ``.train-<pid>-*`` (and ``.install-<pid>-*``) directories whose process is gone."""
+    from qconsole.adapters.registry import clear_litter
+
+    clear_litter(root)
 
 
 

@@ -2,6 +2,7 @@
 
 Model text is rendered as ``rich.text.Text`` built from :func:`visible_text`, never parsed as
 markup, so "[bold]" or an escape sequence in a reply shows up literally.
+Styles: styles/widgets.tcss.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.widgets import Static
 from qconsole.sides import Side, other_side
 from qconsole.text_safety import visible_text
 from qconsole.ui.actions import PANE_ACTIONS, bindings
+from qconsole.ui.literal import literal
 
 
 @dataclass
@@ -74,13 +76,6 @@ def state_from_turn(turn, side: Side, turn_no: int) -> TurnState:
 
 
 class TurnView(Widget):
-    DEFAULT_CSS = """
-    TurnView { height: auto; padding: 0 1; margin-bottom: 1; }
-    TurnView.selected { background: $boost; border-left: thick $accent; }
-    TurnView.marked { border-left: thick $error; }
-    TurnView.selected.marked { border-left: thick $warning; }
-    TurnView.peer-marked { border-left: outer $error 60%; }
-    """
 
     def __init__(self, state: TurnState) -> None:
         super().__init__()
@@ -92,13 +87,13 @@ class TurnView(Widget):
         user = Text.assemble(("you  ", "bold"), visible_text(s.user))
         parts.append(user)
         if s.note:
-            parts.append(Text(f"note: {s.note}", style="italic dim"))
+            parts.append(Text(f"note: {visible_text(s.note)}", style="italic dim"))
         reply = Text.assemble(("model  ", "bold"), visible_text(s.reply))
         if s.streaming:
             reply.append(" ▌", style="blink")
         parts.append(reply)
         if s.error:
-            parts.append(Text(f"error: {s.error}", style="bold red"))
+            parts.append(Text(f"error: {visible_text(s.error)}", style="bold red"))
         if s.rewrite is not None:
             parts.append(Text.assemble(("rewrite  ", "bold green"), visible_text(s.rewrite)))
         badges: list[tuple[str, str]] = []
@@ -127,12 +122,6 @@ class ChatPane(VerticalScroll, can_focus=True):
     """A scrolling list of turns for one side, with turn selection for marking."""
 
     BINDINGS = bindings(PANE_ACTIONS)
-    DEFAULT_CSS = """
-    ChatPane { width: 1fr; height: 1fr; border: round $primary-muted;
-        border-title-color: $text; border-subtitle-color: $text-muted; }
-    ChatPane:focus-within, ChatPane:focus { border: round $accent; }
-    ChatPane > .placeholder { color: $text-muted; padding: 1 2; }
-    """
 
     selected: reactive[int | None] = reactive(None)
 
@@ -151,12 +140,13 @@ class ChatPane(VerticalScroll, can_focus=True):
         self._placeholder: Static | None = None
 
     def set_title(self, title: str, subtitle: str = "") -> None:
-        self.border_title = title
-        self.border_subtitle = subtitle
+        # literal: model and adapter names are the user's, and a border title is markup
+        self.border_title = literal(title)
+        self.border_subtitle = literal(subtitle)
 
     def show_placeholder(self, text: str) -> None:
         self.clear_placeholder()
-        self._placeholder = Static(Text(text), classes="placeholder")
+        self._placeholder = Static(literal(text), classes="placeholder")
         self.mount(self._placeholder)
 
     def clear_placeholder(self) -> None:

@@ -3,7 +3,9 @@ live console and by the review screen alike.
 
 The controller only dispatches: the store writes go through a :class:`SessionRecorder` (off the
 UI thread, in order), and the panes are updated optimistically; undo reloads the turn from the
-store and redraws it.
+store and redraws it. Mark and rewrite are straight-line flows (a worker awaiting its dialog
+with ``push_screen_wait``). It is the one place a marked turn goes: the console and the review
+screen both hand their panes' actions here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ def side_label(side: Side) -> str:
 
 
 class MarkingController:
+    ACTIONS = ("mark", "rewrite", "prefer", "undo")
+
     def __init__(
         self,
         app: App,
@@ -45,6 +49,10 @@ class MarkingController:
             other.selected = msg.pane.selected
             other.focus()
             return
+        if msg.action not in self.ACTIONS:
+            self.app.notify(f"{msg.action.replace('_', ' ')} is not available here",
+                            severity="warning")
+            return
         view = msg.pane.selected_view()
         if view is None:
             self.app.notify("no turn selected: ↑/↓ pick one", severity="warning")
@@ -57,46 +65,49 @@ class MarkingController:
         if handle is None or self.recorder is None:
             self.app.notify("this turn is not saved, so it cannot be marked", severity="error")
             return
-        getattr(self, f"_{msg.action}")(msg.pane, view, handle)
+        if msg.action in ("mark", "rewrite"):  # a dialog first: a flow of its own
+            flow = self._mark if msg.action == "mark" else self._rewrite
+            self.app.run_worker(flow(msg.pane, view, handle), group="marking", exclusive=True,
+                                exit_on_error=False)
+        else:
+            getattr(self, f"_{msg.action}")(msg.pane, view, handle)
 
-    def _mark(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
-        from qconsole.ui.screens.mark import MarkChoice, MarkScreen
+    async def _mark(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+        from qconsole.ui.screens.mark import MarkScreen
 
-        def done(choice: MarkChoice | None) -> None:
-            if choice is None or self.recorder is None:
-                return
-            self.recorder.mark(handle, pane.side, choice.kind, choice.note, choice.step)
-            view.state.marks = [kind_label(choice.kind)]
-            if choice.step:
-                view.state.marks.append(f"step: {choice.step}")
-            if choice.note:
-                view.state.marks.append(f"“{choice.note}”")
-            view.refresh_state()
-            peer = self.pane("right" if pane.side == "left" else "left").view_for(
-                view.state.turn_no
+        choice = await self.app.push_screen_wait(MarkScreen(side_label(pane.side)))
+        if choice is None or self.recorder is None:
+            return
+        self.recorder.mark(handle, pane.side, choice.kind, choice.note, choice.step)
+        view.state.marks = [kind_label(choice.kind)]
+        if choice.step:
+            view.state.marks.append(f"step: {choice.step}")
+        if choice.note:
+            view.state.marks.append(f"“{choice.note}”")
+        view.refresh_state()
+        peer = self.pane("right" if pane.side == "left" else "left").view_for(
+            view.state.turn_no
+        )
+        if peer is not None:  # marked turns show in both panes
+            peer.state.peer_marked = f"{side_label(pane.side)} reply marked: " + kind_label(
+                choice.kind
             )
-            if peer is not None:  # marked turns show in both panes
-                peer.state.peer_marked = f"{side_label(pane.side)} reply marked: " + kind_label(
-                    choice.kind
-                )
-                peer.refresh_state()
-            self.app.notify(f"marked: {kind_label(choice.kind)} — w rewrites it")
+            peer.refresh_state()
+        self.app.notify(f"marked: {kind_label(choice.kind)} — w rewrites it")
 
-        self.app.push_screen(MarkScreen(side_label(pane.side)), done)
-
-    def _rewrite(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+    async def _rewrite(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
         from qconsole.ui.screens.rewrite import RewriteScreen
 
-        def done(text: str | None) -> None:
-            if text is None or self.recorder is None:
-                return
-            self.recorder.rewrite(handle, pane.side, text)
-            view.state.rewrite = text
-            view.refresh_state()
-            self.app.notify("rewrite saved beside the original")
-
         seed = view.state.rewrite if view.state.rewrite is not None else view.state.reply
-        self.app.push_screen(RewriteScreen(view.state.user, view.state.reply, seed), done)
+        text = await self.app.push_screen_wait(
+            RewriteScreen(view.state.user, view.state.reply, seed)
+        )
+        if text is None or self.recorder is None:
+            return
+        self.recorder.rewrite(handle, pane.side, text)
+        view.state.rewrite = text
+        view.refresh_state()
+        self.app.notify("rewrite saved beside the original")
 
     def _prefer(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
         assert self.recorder is not None

@@ -27,9 +27,3 @@ class ReplyFinished(Message):
     stats: GenerationStats
     note: str | None
     error: str | None
-
-
-@dataclass
-class AdapterReady(Message):
-    side: ChatSide | None  # the right side with its adapter applied, or None for no adapter
-    error: str | None

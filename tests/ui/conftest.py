@@ -31,3 +31,9 @@ def posted():
 def scripted_loader():
     """``scripted_loader(left_replies, right_replies | None)``: a sides loader for QConsoleApp."""
     return scripted_backend.scripted_loader
+
+
+@pytest.fixture(scope="session")
+def gated_loader():
+    """``gated_loader(reply, gate)``: a sides loader whose left reply waits for ``gate``."""
+    return scripted_backend.gated_loader

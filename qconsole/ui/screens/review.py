@@ -38,13 +38,6 @@ class ReviewScreen(Screen[None]):
         Binding("e", "evaluations", "Evaluations"),
         Binding("f5", "reload", "Reload", show=False),
     ]
-    DEFAULT_CSS = """
-    ReviewScreen #bar { height: 3; }
-    ReviewScreen #search { width: 1fr; }
-    ReviewScreen #filter { width: 36; }
-    ReviewScreen DataTable { height: 1fr; }
-    ReviewScreen #count { height: 1; padding: 0 1; color: $text-muted; }
-    """
 
     def __init__(self, store: SessionStore, *, standalone: bool = False) -> None:
         super().__init__()
@@ -134,9 +127,6 @@ class SessionScreen(Screen[None]):
     """One saved session, both sides; m/w/p/u edit marks and rewrites as in the console."""
 
     BINDINGS = [Binding("escape", "close", "Back")]
-    DEFAULT_CSS = """
-    SessionScreen #panes { height: 1fr; }
-    """
 
     def __init__(self, store: SessionStore, session_id: str) -> None:
         super().__init__()

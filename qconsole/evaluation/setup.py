@@ -18,7 +18,6 @@ from typing import Any
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.base_cache import BaseCache, Decoding
 from qconsole.evaluation.leakage import LeakageCheck
-from qconsole.evaluation.progress import EmitFn
 from qconsole.evaluation.request import EvalRequest, default_suites
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.store import RunStore, StoredRun
@@ -29,6 +28,7 @@ from qconsole.evaluation.suites import (
     GenItem,
     SuiteSpec,
 )
+from qconsole.jobs.events import Emit
 
 
 def eval_threads(request: EvalRequest) -> int:
@@ -55,7 +55,7 @@ class Prepared:
 @dataclass
 class EvalContext:
     request: EvalRequest
-    emit: EmitFn
+    emit: Emit
     cancel: threading.Event
     run: StoredRun
     engine: Any
@@ -106,7 +106,7 @@ class EvalContext:
         self.engine.backend.close()
 
 
-def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> EvalContext:
+def setup_run(request: EvalRequest, emit: Emit, cancel: threading.Event) -> EvalContext:
     from qconsole.config import load_config
     from qconsole.inference.llama_engine import LlamaEngine
     from qconsole.models.resolve import resolve_model
@@ -135,7 +135,7 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
     template = template_named(request.template or config.template)
     max_tokens = request.max_tokens or config.sampling.max_tokens
     store = RunStore(request.evals_root)
-    manifest = {
+    manifest: dict[str, Any] = {
         "model": {"spec": model.spec, "name": model.name, "path": str(model.path)},
         "adapter": adapter_info,
         "suites": [s.to_dict() for s in suites],
@@ -295,7 +295,7 @@ def _prepare_benchmark(ctx: EvalContext, spec: SuiteSpec, limit: int | None
             if not status.available:
                 _skip(ctx, spec, status.detail)
                 return None
-            shots = {spec.task: spec.num_fewshot} if spec.num_fewshot is not None else None
+            shots = {spec.task or "": spec.num_fewshot} if spec.num_fewshot is not None else None
             tasks = resolve_benchmarks([spec.task or ""], data_dir=status.data_dir,
                                        num_fewshot=shots, include_path=request.include_path)
             source = status.line()

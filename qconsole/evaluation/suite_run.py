@@ -53,8 +53,10 @@ def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list
     for side in ("base", "adapter"):
         switch_side(ctx, side)
         progress.update(side, 0, force=True)
-        answers = generate_items(ctx, p.gen_items, side,
-                                 lambda n, side=side: progress.update(side, n))
+        def on_done(n: int, side: str = side) -> None:
+            progress.update(side, n)
+
+        answers = generate_items(ctx, p.gen_items, side, on_done)
         for item in p.gen_items:
             gen, cached = answers[item.item_id]
             reply = gen.text.strip()

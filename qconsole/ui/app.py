@@ -33,6 +33,7 @@ from qconsole.errors import QConsoleError, describe
 from qconsole.inference.llama_backend import GenerationStats
 from qconsole.paths import sessions_dir
 from qconsole.sampling import SamplingSettings
+from qconsole.sides import SIDES, Side
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.ui.actions import ACTIONS, bindings
@@ -48,7 +49,6 @@ from qconsole.ui.stream_buffer import StreamBuffer
 
 FLUSH_INTERVAL_S = 1 / 25
 JOB_POLL_S = 0.5
-SIDES = ("left", "right")
 
 
 class QConsoleApp(QConsoleBaseApp):
@@ -70,9 +70,9 @@ class QConsoleApp(QConsoleBaseApp):
             self.config.model = model
         self.settings: SamplingSettings = self.config.sampling
         self.template_choice = self.config.template
-        self.sides: dict[str, ChatSide | None] = {"left": None, "right": None}
+        self.sides: dict[Side, ChatSide | None] = {"left": None, "right": None}
         self.buffers = {"left": StreamBuffer(), "right": StreamBuffer()}
-        self.streaming: dict[str, int] = {}  # side -> turn index in flight
+        self.streaming: dict[Side, int] = {}  # side -> turn index in flight
         self.cancel_event = threading.Event()
         self.user_turns: list[str] = []
         self.handles: list[TurnHandle] = []  # every turn sent this session, in order
@@ -262,8 +262,8 @@ class QConsoleApp(QConsoleBaseApp):
             )
         self.set_status(self._status_line())
 
-    def _record_turn(self, text: str, live: dict[str, ChatSide]) -> TurnHandle:
-        sides = {
+    def _record_turn(self, text: str, live: dict[Side, ChatSide]) -> TurnHandle:
+        sides: dict[str, dict] = {
             name: {
                 "model": side.model_name,
                 "adapter": (
@@ -398,7 +398,7 @@ class QConsoleApp(QConsoleBaseApp):
             self.prompt.value = text
             self.prompt.focus()
 
-    def regenerate_side(self, side_name: str) -> None:
+    def regenerate_side(self, side_name: Side) -> None:
         """Regenerate only this side's last reply; the earlier one stays saved."""
         side = self.sides[side_name]
         if self.streaming or not self.user_turns or side is None:

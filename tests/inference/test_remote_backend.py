@@ -313,6 +313,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_the_template_of_a_remote_pane_comes_from_what_its_server_reported(fake):
+    """Choosing a template for a remote pane (the settings dialog does it for every pane) uses
+    the chat template the server reported, as loading the pane did; it once assumed a GGUF."""
+    from qconsole.chat.loader import template_for_backend
+    from qconsole.prompts import JinjaChatTemplate
+
+    source = "{% for m in messages %}<turn>{{ m['content'] }}</turn>{% endfor %}"
+    fake.routes[("GET", "/props")] = lambda h, b: send_json(h, 200, {
+        "default_generation_settings": {"n_ctx": 2048}, "chat_template": source,
+        "bos_token": "<s>", "eos_token": "</s>"})
+    b = RemoteBackend(fake.url, "m").probe()  # as a configured pane is opened
+    assert b.chat_template == source
+    chat = template_for_backend(b, "chat")
+    assert isinstance(chat, JinjaChatTemplate) and chat.source == source
+    assert chat.eos_token == "</s>"
+    assert isinstance(template_for_backend(b, "transcript"), TranscriptTemplate)
+    assert isinstance(template_for_backend(b, "auto"), TranscriptTemplate)  # a base model
+
+
 def test_unreachable_server_is_one_clear_line():
     b = RemoteBackend(f"http://127.0.0.1:{free_port()}/v1", "m", timeout_s=5)
     stats = GenerationStats()

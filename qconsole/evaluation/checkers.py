@@ -203,7 +203,10 @@ def final_number(text: str) -> tuple[Fraction, str] | None:
     return found[-1] if found else None
 
 
-_YES_NO = re.compile(r"(?<![\w'])(yes|no|true|false)(?![\w'])", re.IGNORECASE)
+# A yes/no word is an answer when punctuation or the end follows it ("No.", "Yes, it is"); one
+# followed by a word is a quantifier or part of a sentence ("No insects are animals").
+_YES_NO = re.compile(r"(?<![\w'])(yes|no|true|false)(?=\s*(?:[,.;:!?)\]*_]|$))",
+                     re.IGNORECASE)
 _YES_NO_OFFER = re.compile(r"(?<!\w)(yes|no|true|false)\s*(?:/|or|,)\s*(yes|no|true|false)(?!\w)",
                            re.IGNORECASE)
 

@@ -62,6 +62,8 @@ NO = Checker("boolean", answer="no")
         (YES, "Yes. The answer is no.", False, False),  # the cue's answer, not an earlier word
         (YES, "I am not sure.", False, False),
         (YES, "Nobody knows.", False, False),  # "no" only as a whole word
+        (NO, "1. All scientists are insects\n2. No insects are animals", False, False),  # a
+        (NO, "All cats are chefs. No cats are teachers.", False, False),  # quantifier, no answer
         (YES, "The answer is:", False, False),  # a cue with nothing after it
         (YES, "The answer is yes, since it follows.", True, True),
     ],

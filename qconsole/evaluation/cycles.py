@@ -118,10 +118,10 @@ def accuracy_matrix(cycles: Sequence[CycleResults], reading: str = "flexible") -
         for r in c.items:
             if r.topic is None:
                 continue
-            t = tally.setdefault(r.topic, [0, 0, 0])
-            t[0] += 1
-            t[1] += r.adapter_correct
-            t[2] += r.base_correct
+            counts = tally.setdefault(r.topic, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += r.adapter_correct
+            counts[2] += r.base_correct
         adapter_rows.append(tuple(tally[t][1] / tally[t][0] if t in tally else None
                                   for t in topics))
         base_rows.append(tuple(tally[t][2] / tally[t][0] if t in tally else None for t in topics))

@@ -91,6 +91,9 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
         "warnings": ctx.warnings,
         "completed_suites": ctx.completed,
         "error": error,
+        "base_cache": ctx.cache.stats() if ctx.cache is not None else None,
+        "skipped": ctx.skipped,
+        "data_sources": ctx.sources,
     }
     write_json(ctx.run.path / RESULTS, doc)
     for side, data in ctx.lm_eval.items():

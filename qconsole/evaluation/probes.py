@@ -158,12 +158,12 @@ class ProbeSet:
 def load_probe_file(path: str | os.PathLike[str], *, suite: str | None = None) -> ProbeSet:
     """Load and validate one probe file (.yaml, .yml, .json or .jsonl)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
+    from qconsole.safe_files import YAML_MAX_BYTES, read_text_bounded
+
+    try:  # a regular file of bounded size (a FIFO or /dev/zero is refused, not read forever)
+        text = read_text_bounded(path, max_bytes=YAML_MAX_BYTES, what="probe file")
     except OSError as e:
         raise QConsoleError(f"cannot read probe file {path}: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise QConsoleError(f"{path}: not UTF-8 text ({e.reason})") from e
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         fmt = "jsonl"
@@ -183,6 +183,7 @@ def parse_probe_text(
     The suite name is ``suite`` when given, else the file's ``suite:`` key, else
     ``default_suite`` (the file name without extension when loading a file).
     """
+    defaults: dict[str, Any]
     if fmt == "jsonl":
         raw_items, defaults, description = _read_jsonl(text, source), {}, None
     elif fmt == "yaml":
@@ -250,6 +251,9 @@ def _read_yaml(
         raise QConsoleError(f"{where}: YAML syntax error: {problem}") from e
     if root is None:
         raise QConsoleError(f"{source}: the file is empty")
+    from qconsole.safe_files import check_yaml_expansion
+
+    check_yaml_expansion(root, source)  # before _plain walks it: no alias bombs
     defaults: dict[str, Any] = {}
     description = None
     if isinstance(root, yaml.MappingNode):

@@ -26,6 +26,7 @@ from qconsole.evaluation.readings import FORMAT_GAP_LABEL
 from qconsole.evaluation.stats import PairedComparison
 from qconsole.evaluation.store import StoredRun, stored_cycles
 from qconsole.evaluation.suites import IN_DOMAIN_SIMILARITY, SIMILARITY_LABEL
+from qconsole.text_safety import safe_text
 
 FORGETTING_ROW = "forgetting panel"
 
@@ -120,14 +121,14 @@ def table_rows(summary: RunSummary) -> list[list[str]]:
 
 def format_table(summary: RunSummary) -> str:
     """The results table as aligned plain text (what ``qconsole eval`` prints)."""
-    rows = [HEADERS, *table_rows(summary)]
+    rows = [HEADERS, *([safe_text(c, inline=True) for c in r] for r in table_rows(summary))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
     lines = []
     for k, r in enumerate(rows):
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
-    notes = _notes(summary)
+    notes = [safe_text(n) for n in _notes(summary)]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -253,16 +254,18 @@ class _Doc:
     parts: list[str]
 
     def h(self, level: int, text: str) -> None:
+        text = safe_text(text, inline=True)
         if self.fmt == "md":
             self.parts.append(f"{'#' * level} {text}\n")
         else:
             self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
 
     def p(self, text: str) -> None:
+        text = safe_text(text)
         self.parts.append(f"{text}\n" if self.fmt == "md" else f"<p>{html.escape(text)}</p>")
 
     def bullets(self, lines: Iterable[str]) -> None:
-        lines = list(lines)
+        lines = [safe_text(line, inline=True) for line in lines]
         if not lines:
             return
         if self.fmt == "md":
@@ -272,6 +275,8 @@ class _Doc:
                               + "</ul>")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        headers = [safe_text(h, inline=True) for h in headers]
+        rows = [[safe_text(c, inline=True) for c in r] for r in rows]
         if self.fmt == "md":
             def esc(x: str) -> str:
                 return str(x).replace("|", "\\|").replace("\n", " ")
@@ -291,10 +296,11 @@ class _Doc:
             return
         if self.fmt == "md":
             self.images[name] = data
-            self.parts.append(f"![{alt}]({{files}}/{name})\n")
+            self.parts.append(f"![{safe_text(alt, inline=True)}]({{files}}/{name})\n")
         else:
             b64 = base64.b64encode(data).decode("ascii")
-            self.parts.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">')
+            alt = html.escape(safe_text(alt, inline=True))
+            self.parts.append(f'<img alt="{alt}" src="data:image/png;base64,{b64}">')
 
 
 def _flip_examples(run: StoredRun, limit: int = 3) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from qconsole.evaluation.document import save_document
+from qconsole.evaluation.generate import generate_items
 from qconsole.evaluation.progress import Progress
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.setup import EvalContext, Prepared
@@ -43,23 +44,26 @@ def run_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> None:
 
 
 def switch_side(ctx: EvalContext, side: str) -> None:
+    """Set the side's adapter (None for the base); the KV cache is dropped either way."""
     ctx.engine.set_adapter(ctx.adapter_gguf if side == "adapter" else None)
 
 
 def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[ItemResult]:
-    order = sorted(p.gen_items, key=lambda i: i.prompt)  # shared prefixes sit next to each other
     replies: dict[str, dict[str, Any]] = {"base": {}, "adapter": {}}
     for side in ("base", "adapter"):
         switch_side(ctx, side)
         progress.update(side, 0, force=True)
-        for n, item in enumerate(order, start=1):
-            gen = ctx.engine.generate_text(item.prompt, until=ctx.template.stop,
-                                           max_tokens=ctx.max_tokens, cancel=ctx.cancel)
+        answers = generate_items(ctx, p.gen_items, side,
+                                 lambda n, side=side: progress.update(side, n))
+        for item in p.gen_items:
+            gen, cached = answers[item.item_id]
             reply = gen.text.strip()
             correct, details = score_reply(item, reply)
-            replies[side][item.item_id] = (correct, reply, {**details,
-                                                            "finish": gen.finish_reason})
-            progress.update(side, n)
+            details = {**details, "finish": gen.finish_reason}
+            if cached:
+                details["cached"] = True
+            replies[side][item.item_id] = (correct, reply, details)
+        progress.update(side, len(p.gen_items), force=True)
     records = []
     for item in p.gen_items:
         b_ok, b_reply, b_det = replies["base"][item.item_id]
@@ -89,7 +93,9 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
         def on_progress(done: int, total: int, side: str = side) -> None:
             progress.update(side, p.n_items * done / max(1, total))
 
-        lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel)
+        lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel,
+                      cache=ctx.cache if side == "base" else None,
+                      pool=ctx.pool if ctx.parallel > 1 else None)
         built = p.built if side == "base" else None  # a Task keeps per-run state: fresh ones
         results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
         p.built = None

@@ -7,6 +7,7 @@ does not beat always giving the majority answer is yellow. Rows are PairedCompar
 
 from __future__ import annotations
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -30,10 +31,11 @@ def _strict(r: dict) -> str:
 
 def comparison_table(rows: list[dict], *, title: str | None = None) -> Table:
     table = Table(title=title, expand=True, show_edge=False, pad_edge=False)
-    for col, justify in (("suite", "left"), ("n", "right"), ("base %", "right"),
-                         ("adapter %", "right"), ("diff pp", "right"), ("95% CI", "right"),
-                         ("p", "right"), ("fixed/regr.", "right"), ("strict %", "right"),
-                         ("format pp", "right"), ("const. %", "right"), ("", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("suite", "left"), ("n", "right"), ("base %", "right"), ("adapter %", "right"),
+        ("diff pp", "right"), ("95% CI", "right"), ("p", "right"), ("fixed/regr.", "right"),
+        ("strict %", "right"), ("format pp", "right"), ("const. %", "right"), ("", "left"))
+    for col, justify in columns:
         table.add_column(col, justify=justify, no_wrap=col != "suite")
     for r in rows:
         label = str(r.get("label", ""))

@@ -56,3 +56,31 @@ def scripted_loader(left_replies: list[str], right_replies: list[str] | None):
         return left, right, None
 
     return load
+
+
+class GatedBackend(ScriptedBackend):
+    """Yields the first word of its reply, then holds the rest until ``gate`` is set (or the
+    turn is cancelled): a reply still streaming while a test changes what is on screen."""
+
+    def __init__(self, replies: list[str], gate: threading.Event) -> None:
+        super().__init__(replies)
+        self.gate = gate
+
+    def stream(self, prompt, settings, *, stop=(), cancel=None, stats=None):
+        pieces = super().stream(prompt, settings, stop=stop, cancel=cancel, stats=stats)
+        yield next(pieces)
+        while not self.gate.wait(0.02):
+            if cancel is not None and cancel.is_set():
+                return
+        yield from pieces
+
+
+def gated_loader(reply: str, gate: threading.Event):
+    """A sides loader with a gated left side and no right side."""
+
+    def load(config, template_choice):
+        left = ChatSide("left", GatedBackend([reply], gate), TranscriptTemplate(),
+                        model_name="scripted-base")
+        return left, None, None
+
+    return load

@@ -331,6 +331,29 @@ def test_train_argv_round_trips_through_the_real_parser(tmp_path: Path):
     assert request.replay == tmp_path / "r.jsonl"
 
 
+def test_train_request_round_trips_through_the_real_parser(tmp_path: Path):
+    """The console's launch path: the dialog's TrainRequest -> argv -> what the CLI parses."""
+    import argparse
+
+    from qconsole.commands import train as train_cmd
+    from qconsole.training.launch import request_argv
+    from qconsole.training.request import TrainRequest
+
+    request = TrainRequest(
+        model="default", template="transcript",
+        settings=settings_for("default", rank=8, epochs=2, learning_rate=1e-4, min_steps=3),
+        sessions_dir=tmp_path / "s", session_ids=["a", "b"], kind="reasoning_step",
+        include_preferences=True, replay=tmp_path / "r.jsonl", replay_max=5, name="x",
+        adapters_root=tmp_path / "adapters", hf_model_dir=tmp_path / "hf", verify=False,
+        dry_run=True, preview=2,
+    )
+    argv = request_argv(request, quiet=True)
+    assert "--quiet" in argv and argv[-2:] == ["--progress-jsonl", "-"]
+    parser = argparse.ArgumentParser()
+    train_cmd.register(parser.add_subparsers(dest="command"))
+    assert train_cmd.request_from_args(parser.parse_args(argv[3:])) == request
+
+
 def test_training_state_folds_events():
     from qconsole.jobs.events import event
     from qconsole.training.launch import TrainingState
@@ -350,3 +373,10 @@ def test_training_state_folds_events():
     crashed = TrainingState()
     crashed.apply(event("error", message="killed by SIGKILL", synthetic=True))
     assert crashed.status == "error" and crashed.adapter is None
+    evaluation = TrainingState()  # the jobs pane folds an evaluation's events the same way
+    evaluation.apply(event("phase", phase="suite", suite="chain_sum"))
+    evaluation.apply(event("progress", step=3, total_steps=8, suite="chain_sum", eta_s=2.0))
+    evaluation.apply(event("suite_done", suite="chain_sum", comparison={"suite": "chain_sum"}))
+    assert evaluation.suite == "chain_sum" and evaluation.phase == "suite"
+    assert evaluation.comparisons == [{"suite": "chain_sum"}] and evaluation.log[0] == (
+        "suite: chain_sum")

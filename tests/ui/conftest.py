@@ -20,7 +20,20 @@ def send():
     return pilot.send
 
 
+@pytest.fixture()
+def posted():
+    """Collects the messages an app posts: pass it as ``run_test(message_hook=posted)``, then
+    read ``posted.notifications`` (or ``posted.of(MessageClass)``)."""
+    return pilot.Posted()
+
+
 @pytest.fixture(scope="session")
 def scripted_loader():
     """``scripted_loader(left_replies, right_replies | None)``: a sides loader for QConsoleApp."""
     return scripted_backend.scripted_loader
+
+
+@pytest.fixture(scope="session")
+def gated_loader():
+    """``gated_loader(reply, gate)``: a sides loader whose left reply waits for ``gate``."""
+    return scripted_backend.gated_loader

@@ -23,6 +23,23 @@ def test_bundled_and_user_themes_load_and_bad_ones_are_reported():
     assert any("broken.toml" in w for w in warnings)
 
 
+def test_builtin_themes_and_styles_are_package_data():
+    """A wheel install has only what is inside the package: the three built-in themes and
+    every stylesheet the apps load must live there (pyproject's package-data ships them)."""
+    from pathlib import Path
+
+    import qconsole
+    from qconsole.ui.app import QConsoleApp
+    from qconsole.ui.themes import builtin_themes
+
+    package = Path(qconsole.__file__).parent
+    names = {p.name for p in builtin_themes().iterdir() if p.name.endswith(".toml")}
+    assert names == {"qconsole-dark.toml", "qconsole-light.toml", "qconsole-high-contrast.toml"}
+    assert Path(str(builtin_themes())).is_relative_to(package)
+    for css in QConsoleApp.CSS_PATH:
+        assert Path(css).is_file() and Path(css).is_relative_to(package)
+
+
 async def test_user_theme_is_selectable_and_remembered_and_keys_remap(scripted_loader):
     write_user_themes()
     (workspace_dir() / "qconsole.toml").write_text('[keys]\nsettings = "f9"\n')

@@ -295,7 +295,7 @@ def options_from_prompt(prompt: str) -> tuple[str, ...]:
     start = next((k for k, (letter, _, _) in enumerate(marks) if letter == "A"), None)
     if start is None:
         return ()
-    chosen = []
+    chosen: list[tuple[int, int]] = []
     for letter, s, e in marks[start:]:
         if letter != chr(ord("A") + len(chosen)):
             break

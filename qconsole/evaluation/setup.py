@@ -135,7 +135,7 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
     template = template_named(request.template or config.template)
     max_tokens = request.max_tokens or config.sampling.max_tokens
     store = RunStore(request.evals_root)
-    manifest = {
+    manifest: dict[str, Any] = {
         "model": {"spec": model.spec, "name": model.name, "path": str(model.path)},
         "adapter": adapter_info,
         "suites": [s.to_dict() for s in suites],

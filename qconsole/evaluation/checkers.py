@@ -275,8 +275,8 @@ def extract_choice_flexible(reply: str, choices: tuple[str, ...] = ()) -> str | 
     if strict is not None:
         return strict
     line = answer_line(without_option_echo(reply))
-    if line is None:
-        return None
+    if line is None or line.rstrip("*_` ").endswith("?"):
+        return None  # a question (often the prompt's own, echoed) chooses nothing
     valid = {chr(ord("A") + i) for i in range(len(choices))} if choices else None
     m = re.match(r"^\(?([A-Z])(?:\)|[.:,]|\s*$)", clean_answer(line).lstrip("*_` "))
     if m and (valid is None or m.group(1) in valid):

@@ -121,6 +121,8 @@ YES_NO = Checker("choice", answer="B", choices=("Yes", "No"))
         (VALID, "The answer is valid.", True, True),
         (VALID, "Valid", True, True),  # exactly one option text
         (VALID, "A. The premises support it.", True, True),
+        (Checker("choice", answer="A", choices=("Mars", "the Sun")),
+         "Which planet is the closest to the Sun?", False, False),  # a question is no choice
     ],
 )
 def test_choice_readings(checker, reply, strict, flexible):

@@ -143,6 +143,15 @@ def _expanded_size(node: Any, limit: int) -> int:
     return size(node)
 
 
+def check_yaml_expansion(node: Any, source: str) -> None:
+    """Refuse a composed YAML document that is an alias bomb or refers to itself."""
+    if node is not None and _expanded_size(node, YAML_MAX_NODES) > YAML_MAX_NODES:
+        raise QConsoleError(
+            f"{source} expands to more than {YAML_MAX_NODES:,} values through YAML aliases "
+            "(&/*) or refers to itself; refusing it (an alias bomb)"
+        )
+
+
 def load_yaml(text: str, *, source: str = "YAML") -> Any:
     """``yaml.safe_load`` that refuses alias bombs (and recursive aliases) before building
     anything, and reports a syntax error as one line."""
@@ -153,11 +162,7 @@ def load_yaml(text: str, *, source: str = "YAML") -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if _expanded_size(node, YAML_MAX_NODES) > YAML_MAX_NODES:
-            raise QConsoleError(
-                f"{source} expands to more than {YAML_MAX_NODES:,} values through YAML aliases "
-                "(&/*) or refers to itself; refusing it (an alias bomb)"
-            )
+        check_yaml_expansion(node, source)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -4,6 +4,7 @@ model is assembled once per machine."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,10 @@ import pytest
 from tests.helpers import adapters
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK_DATA = ROOT.parent / "shared" / "data" / "benchmarks"
+# ../shared/data/benchmarks beside the checkout; QCONSOLE_TEST_BENCHMARK_DATA for a worktree
+# that has no shared/ beside it
+BENCHMARK_DATA = Path(os.environ.get("QCONSOLE_TEST_BENCHMARK_DATA")
+                      or ROOT.parent / "shared" / "data" / "benchmarks")
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def forgetting_summary(ctx: EvalContext) -> dict[str, Any] | None:
     from qconsole.evaluation.cycles import forgetting_check
 
-    panel = [r for r in ctx.items if r.meta.get("panel")]
+    panel = [r for r in ctx.items if r.meta.get("panel") and not r.meta.get("leak")]
     if not panel:
         return None
     suites = list(dict.fromkeys(r.suite for r in panel))
@@ -43,6 +43,9 @@ def run_table(ctx: EvalContext) -> list[dict[str, Any]]:
 
 
 def save_document(ctx: EvalContext, status: str, error: str | None = None) -> None:
+    from qconsole.evaluation.bleed import format_bleed, unrelated_records
+    from qconsole.evaluation.rows import leak_lines, result_fields
+
     forgetting = ctx.forgetting = forgetting_summary(ctx)
     save_items(ctx.run, ctx.items)
     suites_meta = {s["name"]: s for s in ctx.run.manifest.get("suites", [])}
@@ -64,10 +67,12 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
             "flips": asdict(c.flips),
             "label": c.label,
             "clustered": c.clustered,
+            **result_fields(c),
         }
         if name == IN_DOMAIN_SIMILARITY:
             results[name]["note"] = SIMILARITY_LABEL
     partial = status != "complete"
+    bleed = format_bleed(unrelated_records(ctx.items), ctx.run.manifest.get("format_shape") or ())
     doc = {
         "run_id": ctx.run.run_id,
         "status": status,
@@ -77,10 +82,15 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
         "results": results,
         "comparisons": [c.to_dict() for c in ctx.comparisons.values()],
         "forgetting": forgetting,
-        "leakage": {"corrections_indexed": len(ctx.leakage), "flagged": ctx.leaks},
+        "leakage": {"corrections_indexed": len(ctx.leakage), "flagged": ctx.leaks,
+                    "lines": leak_lines(ctx.items)},
+        "format_bleed": bleed.to_dict() if bleed is not None else None,
         "warnings": ctx.warnings,
         "completed_suites": ctx.completed,
         "error": error,
+        "base_cache": ctx.cache.stats() if ctx.cache is not None else None,
+        "skipped": ctx.skipped,
+        "data_sources": ctx.sources,
     }
     write_json(ctx.run.path / RESULTS, doc)
     for side, data in ctx.lm_eval.items():

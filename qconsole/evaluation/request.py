@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS, FORGETTING_PANEL
+from qconsole.evaluation.benchmark_data import DEFAULT_BENCHMARKS
+from qconsole.evaluation.panel import DEFAULT_PANEL
 from qconsole.evaluation.store import RunStore, write_json
 from qconsole.evaluation.suites import IN_DOMAIN, SuiteSpec, benchmark_suite
 
@@ -31,12 +32,17 @@ class EvalRequest:
     adapter: str | None = None  # registry name, PEFT dir or GGUF LoRA file; None: base vs base
     suites: list[SuiteSpec] = field(default_factory=list)
     limit: int | None = None  # default per-suite limit (a suite's own limit wins)
-    data_dir: str | None = None  # local benchmark JSONL folder; None: the hub
+    data_dir: str | None = None  # local benchmark JSONL folder; None: package data or the hub
+    include_path: str | None = None  # the user's own lm-eval task folder (--include-path)
+    use_hub: bool = True  # False: never download (benchmarks without local data are skipped)
     template: str | None = None  # prompt template; None: the config's
     max_tokens: int | None = None  # reply length for generation suites; None: the config's
     n_ctx: int | None = None
     threads: int | None = None  # None: every core, or half of them with ``background``
     background: bool = False  # a console job beside the chat: leave the chat its cores
+    parallel: int | None = None  # engines side by side (one thread each); None: one per thread
+    cache: bool = True  # reuse the base side's answers (qconsole.evaluation.base_cache)
+    cache_path: str | None = None  # None: the workspace's evals/.cache/
     forgetting_threshold: float = DEFAULT_FORGETTING_THRESHOLD
     evals_root: str | None = None
     sessions_root: str | None = None
@@ -62,15 +68,19 @@ def default_suites(
     *,
     in_domain: bool = True,
     benchmarks: Iterable[str] = DEFAULT_BENCHMARKS,
-    panel: Iterable[str] = FORGETTING_PANEL,
+    panel: Iterable[str] = DEFAULT_PANEL,
     extra: Iterable[SuiteSpec] = (),
 ) -> list[SuiteSpec]:
-    """in-domain, then ``extra`` (probes, gym), then benchmarks, then the forgetting panel."""
+    """in-domain, then ``extra`` (probes, gym), then benchmarks, then the forgetting panel
+    (benchmarks, and the generated part: qconsole.evaluation.panel)."""
+    from qconsole.evaluation.panel import generated_panel_suite, is_generated_panel
+
     panel = list(dict.fromkeys(panel))
     out = [SuiteSpec(name=IN_DOMAIN, kind="in-domain", distance="in-domain")] if in_domain else []
     out.extend(extra)
     out.extend(benchmark_suite(t) for t in dict.fromkeys(benchmarks) if t not in panel)
-    out.extend(benchmark_suite(t, panel=True) for t in panel)
+    out.extend(generated_panel_suite(t) if is_generated_panel(t) else benchmark_suite(t, panel=True)
+               for t in panel)
     return out
 
 

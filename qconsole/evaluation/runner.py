@@ -15,10 +15,11 @@ written by :func:`save_request`)::
 
     qconsole eval --request <evals>/.requests/<id>.json --progress-jsonl -
 
-writing the job protocol's JSON-lines events (qconsole.jobs.events): ``start`` (suites and their
-item counts), ``phase`` (``load``, ``suite``), ``progress`` (``step``/``total_steps`` over the
-whole run, plus ``suite``, ``side``, ``suite_done``, ``suite_total``, ``eta_s`` for the suite and
-``run_eta_s``), ``log`` (warnings, leakage), ``suite_done`` (``suite`` and its ``comparison``),
+writing the job protocol's JSON-lines events (qconsole.jobs.events): ``start`` (suites and
+their item counts, ``skipped``: benchmarks without data and why), ``phase`` (``load``,
+``suite``), ``progress`` (``step``/``total_steps`` over the whole run, plus ``suite``,
+``side``, ``suite_done``, ``suite_total``, ``eta_s`` for the suite and ``run_eta_s``), ``log``
+(warnings, leakage, skipped benchmarks), ``suite_done`` (``suite`` and its ``comparison``),
 then exactly one of ``done`` (``run_dir``, ``table``), ``cancelled`` or ``error`` (both with
 ``run_dir`` and ``partial: true``). SIGTERM or SIGINT cancels between two model calls.
 
@@ -70,7 +71,7 @@ def run_evaluation(
              model=run.manifest["model"]["name"], adapter=run.manifest.get("adapter"),
              suites=[{"name": p.spec.name, "kind": p.spec.kind, "items": p.n_items,
                       "panel": p.spec.panel} for p in prepared],
-             total_items=total)
+             total_items=total, skipped=ctx.skipped)
         for w in ctx.warnings:
             emit("log", level="warning", message=w)
         progress = Progress(emit, total)
@@ -78,7 +79,7 @@ def run_evaluation(
             run_suite(ctx, p, progress)
         finish_document(ctx, "complete")
         emit("done", run_id=run.run_id, run_dir=str(run.path), status="complete",
-             table=run_table(ctx), forgetting=ctx.forgetting)
+             table=run_table(ctx), forgetting=ctx.forgetting, skipped=ctx.skipped)
         return run
     except (EvalCancelled, KeyboardInterrupt):
         if ctx is not None:
@@ -96,5 +97,4 @@ def run_evaluation(
         raise
     finally:
         if ctx is not None:
-            ctx.engine.close()
-            ctx.engine.backend.close()
+            ctx.close()

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
+from qconsole.evaluation.base_cache import BaseCache, Decoding
+from qconsole.evaluation.leakage import LeakageCheck
 from qconsole.evaluation.progress import EmitFn
 from qconsole.evaluation.request import EvalRequest, default_suites
 from qconsole.evaluation.results import ItemResult
@@ -25,7 +27,6 @@ from qconsole.evaluation.suites import (
     IN_DOMAIN_SIMILARITY,
     SIMILARITY_LABEL,
     GenItem,
-    LeakageIndex,
     SuiteSpec,
 )
 
@@ -61,7 +62,7 @@ class EvalContext:
     adapter_gguf: Path | None
     template: Any
     max_tokens: int
-    leakage: LeakageIndex
+    leakage: LeakageCheck
     suites: list[SuiteSpec] = field(default_factory=list)
     corrections: list[Any] = field(default_factory=list)
     template_named: Callable[[str], Any] | None = None
@@ -73,6 +74,36 @@ class EvalContext:
     warnings: list[str] = field(default_factory=list)
     leaks: list[dict[str, str]] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
+    cache: BaseCache | None = None
+    parallel: int = 1
+    skipped: list[dict[str, str]] = field(default_factory=list)  # suites without data
+    sources: dict[str, str] = field(default_factory=dict)  # benchmark suite -> data source
+    _pool: Any = None
+
+    def decoding(self) -> Decoding:
+        """The decoding settings of this run's generated replies (part of the cache key)."""
+        return Decoding(max_tokens=self.max_tokens, stop=tuple(self.template.stop),
+                        n_ctx=self.engine.n_ctx)
+
+    def pool(self) -> Any:
+        """``parallel`` engines over the model, one thread each (made on first use)."""
+        if self._pool is None:
+            from qconsole.inference.engine_pool import EnginePool
+
+            threads = self.engine.backend.n_threads
+            self._pool = EnginePool(self.engine, self.parallel,
+                                    threads_each=max(1, threads // self.parallel))
+        return self._pool
+
+    def close(self) -> None:
+        """Free the model, the pool's engines and the cache."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        if self.cache is not None:
+            self.cache.close()
+        self.engine.close()
+        self.engine.backend.close()
 
 
 def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> EvalContext:
@@ -91,6 +122,7 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
         raise QConsoleError(f"suite names must be unique: {', '.join(names)}")
 
     threads = eval_threads(request)
+    parallel = max(1, request.parallel or threads)  # default: one engine per thread
     engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
                          n_threads=threads)
     info = engine.backend.info
@@ -111,9 +143,12 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
                      "template": template.name, "max_tokens": max_tokens,
                      "n_ctx": engine.n_ctx, "threads": threads,
                      "forgetting_threshold": request.forgetting_threshold,
-                     "decoding": "greedy"},
+                     "decoding": "greedy", "parallel": parallel, "base_cache": request.cache},
         "request": request.to_dict(),
     }
+    from qconsole.evaluation.bleed import shape_signature
+
+    manifest["format_shape"] = list(shape_signature(c.rewrite for c in corrections))
     if request.run_id:
         manifest["run_id"] = request.run_id
     try:
@@ -122,9 +157,18 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
         engine.close()
         engine.backend.close()
         raise QConsoleError(f"evaluation run {request.run_id!r} exists already") from exc
-    return EvalContext(request, emit, cancel, run, engine, adapter_gguf, template, max_tokens,
-                       LeakageIndex.from_corrections(corrections), suites=suites,
-                       corrections=corrections, template_named=template_named)
+    cache = None
+    if request.cache:
+        from qconsole.models.fingerprint import file_fingerprint
+
+        cache = BaseCache(request.cache_path, file_fingerprint(model.path))
+    ctx = EvalContext(request, emit, cancel, run, engine, adapter_gguf, template, max_tokens,
+                      LeakageCheck.from_corrections(corrections), suites=suites,
+                      corrections=corrections, template_named=template_named, cache=cache,
+                      parallel=parallel)
+    if cache is not None and cache.problem:
+        ctx.warnings.append(cache.problem)
+    return ctx
 
 
 def resolve_adapter(spec: str | None, base: Path
@@ -173,7 +217,6 @@ def load_corrections(request: EvalRequest, trained_ids: list[str] | None) -> lis
 
 
 def prepare_suites(ctx: EvalContext) -> list[Prepared]:
-    from qconsole.evaluation.benchmarks import build_tasks, count_items, resolve_benchmarks
     from qconsole.evaluation.suites import in_domain_items, load_generation_suite
     from qconsole.inference.context_budget import fit_to_context
 
@@ -215,11 +258,57 @@ def prepare_suites(ctx: EvalContext) -> list[Prepared]:
             ctx.warnings.extend(warnings)
             out.append(Prepared(spec, gen_items=items))
         else:
-            shots = {spec.task: spec.num_fewshot} if spec.num_fewshot is not None else None
-            tasks = resolve_benchmarks([spec.task or ""], data_dir=ctx.request.data_dir,
-                                       num_fewshot=shots)
-            built = build_tasks(tasks)
-            p = Prepared(spec, bench_tasks=tasks, built=built)
-            p.bench_counts = count_items(built, limit)
-            out.append(p)
+            prepared = _prepare_benchmark(ctx, spec, limit)
+            if prepared is not None:
+                out.append(prepared)
     return out
+
+
+def _prepare_benchmark(ctx: EvalContext, spec: SuiteSpec, limit: int | None
+                       ) -> Prepared | None:
+    """The suite's lm-eval tasks, or None (recorded in ``ctx.skipped``) when its data is not
+    available or lm-eval cannot load it: the rest of the run goes on."""
+    from qconsole.evaluation.benchmark_data import check_benchmarks
+    from qconsole.evaluation.benchmarks import (
+        BenchmarkTask,
+        build_tasks,
+        count_items,
+        primary_metric,
+        resolve_benchmarks,
+    )
+
+    request = ctx.request
+    try:
+        if spec.path:  # a local multiple-choice file
+            from qconsole.evaluation.mc_file import mc_task_config
+
+            cfg = mc_task_config(spec.path, spec.task or spec.name)
+            metric, filt = primary_metric(cfg)
+            tasks = [BenchmarkTask(suite=spec.name, task=cfg["task"],
+                                   output_type="multiple_choice", metric=metric, filter=filt,
+                                   num_fewshot=spec.num_fewshot, config=cfg)]
+            source = "local"
+        else:
+            (status,) = check_benchmarks([spec.task or ""], data_dir=request.data_dir,
+                                         include_path=request.include_path,
+                                         use_hub=request.use_hub)
+            if not status.available:
+                _skip(ctx, spec, status.detail)
+                return None
+            shots = {spec.task: spec.num_fewshot} if spec.num_fewshot is not None else None
+            tasks = resolve_benchmarks([spec.task or ""], data_dir=status.data_dir,
+                                       num_fewshot=shots, include_path=request.include_path)
+            source = status.line()
+        built = build_tasks(tasks)
+    except QConsoleError as exc:
+        _skip(ctx, spec, str(exc))
+        return None
+    p = Prepared(spec, bench_tasks=tasks, built=built)
+    p.bench_counts = count_items(built, limit)
+    ctx.sources[spec.name] = source
+    return p
+
+
+def _skip(ctx: EvalContext, spec: SuiteSpec, reason: str) -> None:
+    ctx.skipped.append({"suite": spec.name, "reason": reason})
+    ctx.warnings.append(f"skipped {spec.name}: {reason}")

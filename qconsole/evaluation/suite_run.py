@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from qconsole.evaluation.document import save_document
+from qconsole.evaluation.generate import generate_items
 from qconsole.evaluation.progress import Progress
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.setup import EvalContext, Prepared
@@ -32,38 +33,44 @@ def run_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> None:
     _flag_leaks(ctx, spec, records)
     ctx.items.extend(records)
     ctx.completed.append(spec.name)
-    from qconsole.evaluation.stats import compare
+    from qconsole.evaluation.rows import compare_suite
 
-    comparison = compare(records, suite=spec.name)
-    ctx.comparisons[spec.name] = comparison
+    comparison = compare_suite(records, suite=spec.name)  # both readings, leaks left out
+    if comparison is not None:
+        ctx.comparisons[spec.name] = comparison
     save_document(ctx, "running")
-    ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
+    if comparison is not None:
+        ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
 
 
 def switch_side(ctx: EvalContext, side: str) -> None:
+    """Set the side's adapter (None for the base); the KV cache is dropped either way."""
     ctx.engine.set_adapter(ctx.adapter_gguf if side == "adapter" else None)
 
 
 def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[ItemResult]:
-    order = sorted(p.gen_items, key=lambda i: i.prompt)  # shared prefixes sit next to each other
     replies: dict[str, dict[str, Any]] = {"base": {}, "adapter": {}}
     for side in ("base", "adapter"):
         switch_side(ctx, side)
         progress.update(side, 0, force=True)
-        for n, item in enumerate(order, start=1):
-            gen = ctx.engine.generate_text(item.prompt, until=ctx.template.stop,
-                                           max_tokens=ctx.max_tokens, cancel=ctx.cancel)
+        answers = generate_items(ctx, p.gen_items, side,
+                                 lambda n, side=side: progress.update(side, n))
+        for item in p.gen_items:
+            gen, cached = answers[item.item_id]
             reply = gen.text.strip()
             correct, details = score_reply(item, reply)
-            replies[side][item.item_id] = (correct, reply, {**details,
-                                                            "finish": gen.finish_reason})
-            progress.update(side, n)
+            details = {**details, "finish": gen.finish_reason}
+            if cached:
+                details["cached"] = True
+            replies[side][item.item_id] = (correct, reply, details)
+        progress.update(side, len(p.gen_items), force=True)
     records = []
     for item in p.gen_items:
         b_ok, b_reply, b_det = replies["base"][item.item_id]
         a_ok, a_reply, a_det = replies["adapter"][item.item_id]
         meta = {**dict(item.meta), "kind": p.spec.kind, "scorer": item.scorer,
-                "user_text": item.user_text, "base": b_det, "adapter": a_det}
+                "user_text": item.user_text, "base": b_det, "adapter": a_det,
+                "panel": p.spec.panel}
         if item.scorer == "similarity":
             meta["label"] = SIMILARITY_LABEL
         records.append(ItemResult(
@@ -86,7 +93,9 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
         def on_progress(done: int, total: int, side: str = side) -> None:
             progress.update(side, p.n_items * done / max(1, total))
 
-        lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel)
+        lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel,
+                      cache=ctx.cache if side == "base" else None,
+                      pool=ctx.pool if ctx.parallel > 1 else None)
         built = p.built if side == "base" else None  # a Task keeps per-run state: fresh ones
         results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
         p.built = None
@@ -118,21 +127,23 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
 
 
 def _flag_leaks(ctx: EvalContext, spec: SuiteSpec, records: list[ItemResult]) -> None:
-    """Warn when a transfer or benchmark item overlaps a training correction."""
+    """Mark transfer or benchmark items that repeat a training correction (compared on content,
+    qconsole.evaluation.leakage); they are left out of the suite's row and listed."""
     if spec.kind == "in-domain" or not len(ctx.leakage):
         return
+    index = {r.item_id: i for i, r in enumerate(records)}
     hits = []
-    for i, r in enumerate(records):
-        text = r.prompt or ""
-        if spec.kind != "benchmark":
-            text = str(r.meta.get("question") or r.meta.get("user_text") or text)
-        found = ctx.leakage.match(text)
-        if found:
-            records[i] = ItemResult(**{**asdict(r), "meta": {**dict(r.meta), "leak": found}})
-            hits.append({"item_id": r.item_id, "correction": found})
+    for leak in ctx.leakage.leaks(records):
+        i = index[leak.item_id]
+        r = records[i]
+        records[i] = ItemResult(**{**asdict(r), "meta": {**dict(r.meta), "leak": leak.correction,
+                                                         "leak_how": leak.how}})
+        hits.append(leak.to_dict())
     if hits:
         ctx.leaks.extend({"suite": spec.name, **h} for h in hits)
-        message = (f"leakage: {len(hits)} item(s) of {spec.name} overlap training corrections "
-                   f"(e.g. {hits[0]['item_id']} ~ {hits[0]['correction']}); they prove nothing")
+        message = (f"leakage: {len(hits)} item(s) of {spec.name} repeat training corrections "
+                   f"(e.g. {hits[0]['item_id']} ~ {hits[0]['correction']}); left out of its "
+                   "row, listed on their own line")
         ctx.warnings.append(message)
         ctx.emit("log", level="warning", message=message)
+

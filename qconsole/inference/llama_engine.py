@@ -362,7 +362,7 @@ class LlamaEngine:
                     break
                 logits = self._decode([tok], len(self._past), aligned=False)[-1]
             self.stats.requests += 1
-        return Generation(_cut_at(text, stops), out, reason)
+        return Generation(cut_at(text, stops), out, reason)
 
     def generate_text(
         self,
@@ -377,7 +377,8 @@ class LlamaEngine:
         )
 
 
-def _cut_at(text: str, stops: Sequence[str]) -> str:
+def cut_at(text: str, stops: Sequence[str]) -> str:
+    """``text`` up to the first of ``stops``."""
     cut = len(text)
     for s in stops:
         i = text.find(s)

@@ -24,6 +24,7 @@ from pathlib import Path
 from tinydb import TinyDB, where
 
 from qconsole.errors import QConsoleError
+from qconsole.jobs.litter import remove_litter
 from qconsole.store.ids import (
     check_session_id,
     check_turn_id,
@@ -35,6 +36,8 @@ from qconsole.store.locks import DEFAULT_TIMEOUT_S, file_lock
 from qconsole.store.model import Session, session_from_data
 from qconsole.store.schema import META, SCHEMA_VERSION, TURNS, SchemaError, upgrade, validate
 from qconsole.store.storage import (
+    TEMP_FILE,
+    TEMP_FILE_LEGACY,
     BufferedAtomicStorage,
     CorruptFile,
     fsync_dir,
@@ -46,14 +49,18 @@ QUARANTINE_DIR = "quarantine"
 BACKUP_DIR = "backup"
 
 
-def check_data(raw: dict) -> tuple[dict, int]:
+def check_data(raw: dict, session_id: str | None = None) -> tuple[dict, int]:
     """(data at the current schema, or as-is when newer; the file's version).
 
-    Raises SchemaError when a file of this or an older schema is not what the store reads.
+    Raises SchemaError when a file of this or an older schema is not what the store reads,
+    or (given ``session_id``, its file name) records another session's id.
     """
     data, version = upgrade(raw)
     if version <= SCHEMA_VERSION:
         validate(data)
+        recorded = data[META]["1"]["id"]
+        if session_id is not None and recorded != session_id:
+            raise SchemaError(f"it records the id {recorded!r}, not its file name's")
     return data, version
 
 
@@ -74,6 +81,8 @@ class SessionFiles:
         self.warnings: list[str] = []
         self.durable = durable
         self._lock_timeout = lock_timeout
+        # what writers killed mid-write left here (their pid is gone): cleared on opening
+        remove_litter(self.root, TEMP_FILE, TEMP_FILE_LEGACY)
 
     # -- housekeeping ---------------------------------------------------------------------
 
@@ -119,7 +128,7 @@ class SessionFiles:
         path = self.path_for(session_id)
         try:
             raw, _ = read_json_file(path)
-            return check_data(raw)
+            return check_data(raw, session_id)
         except FileNotFoundError:
             raise QConsoleError(f"no session {session_id} in {self.root}") from None
         except (CorruptFile, SchemaError) as exc:
@@ -141,7 +150,7 @@ class SessionFiles:
             if not locked:  # re-check under the lock: a writer may have replaced it meanwhile
                 try:
                     raw, _ = read_json_file(path)
-                    check_data(raw)
+                    check_data(raw, session_id)
                     return None
                 except FileNotFoundError:
                     return None
@@ -204,10 +213,11 @@ class SessionFiles:
             warnings = (message,)
         try:
             return session_from_data(data, read_only=read_only, warnings=warnings)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # only a newer schema gets here: this schema's files are validated on read
             raise QConsoleError(
-                f"session {session_id} (schema {version}) cannot be read by this qconsole: "
-                f"{exc!r}; upgrade qconsole"
+                f"session {session_id} was saved by a newer qconsole (schema {version}) in a "
+                "shape this one cannot read; upgrade qconsole to open it"
             ) from None
 
     # -- writing --------------------------------------------------------------------------

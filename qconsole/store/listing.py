@@ -42,7 +42,7 @@ class Listing:
         path = files.path_for(session_id)
         try:
             raw, st = read_json_file(path)
-            data, version = check_data(raw)
+            data, version = check_data(raw, session_id)
         except FileNotFoundError:
             return None
         except (CorruptFile, SchemaError) as exc:
@@ -117,7 +117,7 @@ class Listing:
             except UnicodeDecodeError:
                 return False
         try:
-            data, _ = check_data(decode_json(raw_bytes))
+            data, _ = check_data(decode_json(raw_bytes), session_id)
             return needle in session_text(data).casefold()
         except (CorruptFile, SchemaError, KeyError, TypeError, AttributeError):
             return False

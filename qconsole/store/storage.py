@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,10 @@ from qconsole.errors import QConsoleError
 from qconsole.safe_files import MiB, UnsafeFile, read_bytes_bounded
 
 TEMP_SUFFIX = ".tmp"
+# a temp file names its writer's pid, so one killed mid-write is removed as soon as it is seen
+# (``jobs/litter.py``); the legacy form (no pid) is removed once an hour old
+TEMP_FILE = re.compile(r"^\..+\.p(?P<pid>\d+)\.[^.]*\.tmp$")
+TEMP_FILE_LEGACY = re.compile(r"^\..+\.tmp$")
 MAX_FILE_BYTES = 128 * MiB  # a session of 10,000 long turns is about 25 MB
 
 
@@ -97,7 +102,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     path = Path(path)
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.p{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+        )
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -1,7 +1,7 @@
 """Starting ``qconsole train`` from the console, and following it.
 
 One launch path: the console, the CLI and the tests describe a run with the same request object
-(:class:`qconsole.training.pipeline.TrainRequest`, what ``qconsole train`` parses its flags
+(:class:`qconsole.training.request.TrainRequest`, what ``qconsole train`` parses its flags
 into); :func:`request_argv` turns it back into the command's flags, in one place, so the dialog
 and the CLI cannot drift apart, and :func:`start_training` starts the job through
 qconsole.jobs. ``TrainingState`` folds a job's events into what a jobs pane shows: phase,
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.jobs import JobHandle, qconsole_argv, start_job
-from qconsole.training.pipeline import TrainRequest
+from qconsole.jobs.events import JobEvent
+from qconsole.training.request import TrainRequest
 from qconsole.training.settings import TrainSettings
 
 # TrainSettings field -> ``qconsole train`` flag (target_modules is --targets, preset --preset).
@@ -132,7 +133,7 @@ class TrainingState:
     log: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     summary_lines: list[str] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
-    result: dict[str, Any] | None = None
+    result: JobEvent | None = None
 
     @property
     def fraction(self) -> float:
@@ -146,7 +147,7 @@ class TrainingState:
     def adapter(self) -> str | None:
         return self.result.get("adapter") if self.result and self.status == "done" else None
 
-    def apply(self, ev: dict[str, Any]) -> None:
+    def apply(self, ev: JobEvent) -> None:
         kind = ev.get("event")
         if kind == "start":
             self.status = "running"

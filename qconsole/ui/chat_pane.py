@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
+from qconsole.sides import Side, other_side
 from qconsole.text_safety import visible_text
 from qconsole.ui.actions import PANE_ACTIONS, bindings
 from qconsole.ui.literal import literal
@@ -39,7 +40,7 @@ class TurnState:
     peer_marked: str | None = None  # the other side's reply of this turn is marked: say so here
 
 
-def apply_stored(state: TurnState, turn, side: str) -> None:
+def apply_stored(state: TurnState, turn, side: Side) -> None:
     """Copy a stored turn's marks, rewrite and preference for ``side`` onto ``state``."""
     from qconsole.store.failure_kinds import kind_label
 
@@ -51,7 +52,7 @@ def apply_stored(state: TurnState, turn, side: str) -> None:
         state.marks.append(f"“{mark.note}”")
     state.rewrite = turn.rewrite(side)
     state.preferred = turn.preference == side
-    other = "right" if side == "left" else "left"
+    other = other_side(side)
     peer = turn.mark(other)
     state.peer_marked = (
         f"{'adapter' if other == 'right' else 'base'} reply marked: {kind_label(peer.kind)}"
@@ -59,7 +60,7 @@ def apply_stored(state: TurnState, turn, side: str) -> None:
     )
 
 
-def state_from_turn(turn, side: str, turn_no: int) -> TurnState:
+def state_from_turn(turn, side: Side, turn_no: int) -> TurnState:
     reply = turn.reply(side)
     state = TurnState(user=turn.user, turn_no=turn_no, reply=reply.text if reply else "")
     if reply is not None:
@@ -132,7 +133,7 @@ class ChatPane(VerticalScroll, can_focus=True):
             self.pane = pane
             self.action = action
 
-    def __init__(self, side: str, *, id: str | None = None) -> None:
+    def __init__(self, side: Side, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.side = side
         self.turns: list[TurnView] = []

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
+from qconsole.jobs.events import JobEvent
 from qconsole.text_safety import visible_text
 from qconsole.training.launch import TrainingState
 from qconsole.ui.literal import literal
@@ -67,7 +68,7 @@ class JobView(Vertical):
     def on_mount(self) -> None:
         self.border_title = literal(self.title)
 
-    def apply(self, events: list[dict]) -> None:
+    def apply(self, events: list[JobEvent]) -> None:
         was_finished, suites = self.finished, len(self.comparisons)
         for ev in events:
             if not self.finished:  # one terminal event counts; a late one changes nothing

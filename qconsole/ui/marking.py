@@ -14,12 +14,13 @@ from collections.abc import Callable
 
 from textual.app import App
 
+from qconsole.sides import SIDES, Side
 from qconsole.store.failure_kinds import kind_label
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.ui.chat_pane import ChatPane, TurnView, apply_stored
 
 
-def side_label(side: str) -> str:
+def side_label(side: Side) -> str:
     return "base" if side == "left" else "adapter"
 
 
@@ -31,7 +32,7 @@ class MarkingController:
         app: App,
         recorder: Callable[[], SessionRecorder | None],
         handles: list[TurnHandle],
-        pane: Callable[[str], ChatPane],
+        pane: Callable[[Side], ChatPane],
     ) -> None:
         self.app = app
         self._recorder = recorder
@@ -112,7 +113,7 @@ class MarkingController:
         assert self.recorder is not None
         new = None if view.state.preferred else pane.side
         self.recorder.prefer(handle, new)
-        for name in ("left", "right"):
+        for name in SIDES:
             other = self.pane(name).view_for(view.state.turn_no)
             if other is not None:
                 other.state.preferred = new == name
@@ -132,7 +133,7 @@ class MarkingController:
             return
         no = next((i for i, h in enumerate(self.handles) if h.turn_id == turn.turn_id), None)
         if no is not None:
-            for name in ("left", "right"):
+            for name in SIDES:
                 v = self.pane(name).view_for(no)
                 if v is not None:
                     apply_stored(v.state, turn, name)

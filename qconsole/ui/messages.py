@@ -8,6 +8,7 @@ from textual.message import Message
 
 from qconsole.chat.side import ChatSide
 from qconsole.inference.llama_backend import GenerationStats
+from qconsole.sides import Side
 
 
 @dataclass
@@ -20,7 +21,7 @@ class ModelsLoaded(Message):
 
 @dataclass
 class ReplyFinished(Message):
-    side: str
+    side: Side
     index: int
     user: str
     stats: GenerationStats

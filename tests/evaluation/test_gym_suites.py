@@ -13,19 +13,18 @@ import pytest
 pytest.importorskip("reasoning_gym")
 
 from qconsole.errors import QConsoleError  # noqa: E402
-from qconsole.evaluation.checkers import check  # noqa: E402
 from qconsole.evaluation.gym_suites import (  # noqa: E402
     DEFAULT_INSTRUCTION,
     PRESETS,
     GymSuiteConfig,
     _entry,
-    answer_candidates,
     build_gym_suite,
     exact_value,
     gym_families,
     preset,
 )
 from qconsole.evaluation.probes import ProbeItem  # noqa: E402
+from qconsole.evaluation.readings import check  # noqa: E402
 
 
 def entry_of(item: ProbeItem) -> dict:
@@ -175,10 +174,3 @@ def test_unknown_family_and_bad_options_are_user_errors():
     with pytest.raises(QConsoleError, match="rejected the options for 'chain_sum'"):
         build_gym_suite(GymSuiteConfig(suite="x", family="chain_sum", size=1,
                                        config={"bogus_option": 1}))
-
-
-def test_answer_candidates():
-    assert answer_candidates("so\nThe answer is **-4**.") == ["-4"]
-    assert answer_candidates("A is a knight. B is a knave.\n") == [
-        "A is a knight. B is a knave", "A is a knight"]
-    assert answer_candidates("") == []

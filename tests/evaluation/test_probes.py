@@ -10,13 +10,12 @@ import pytest
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.checkers import (
     Checker,
-    check,
-    check_with,
     extract_choice,
     extract_number,
     final_answer,
 )
 from qconsole.evaluation.probes import ProbeItem, load_probe_file
+from qconsole.evaluation.readings import check, check_with
 
 GOOD_YAML = """\
 suite: truth-transfer

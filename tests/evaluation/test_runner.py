@@ -103,6 +103,12 @@ def test_base_vs_base_every_difference_is_exactly_zero(isolated_workspace, tmp_p
 
     results = json.loads((run.path / "results.json").read_text())
     assert results["status"] == "complete" and results["partial"] is False
+    chain = results["results"]["chain-sum"]  # both readings per generated suite, headline flexible
+    assert chain["headline"] == "flexible" and chain["strict"]["diff"] == 0.0
+    assert chain["flexible"]["acc,base"] == chain["acc,base"] and chain["format_gap"] == 0.0
+    for r in items:
+        if r.meta.get("kind") in ("gym", "probes", "in-domain"):
+            assert {"strict", "flexible"} <= set(r.meta["base"]), r.item_id
     assert results["results"]["arc_easy"]["acc,base"] == results["results"]["arc_easy"][
         "acc,adapter"]
     lm_eval_json = json.loads((run.path / "lm_eval_base.json").read_text())

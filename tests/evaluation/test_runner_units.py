@@ -18,7 +18,6 @@ from qconsole.evaluation.store import RunStore, save_items, stored_cycles, updat
 from qconsole.evaluation.suites import (
     IN_DOMAIN,
     IN_DOMAIN_SIMILARITY,
-    LeakageIndex,
     SuiteSpec,
     checker_for_rewrite,
     in_domain_items,
@@ -84,16 +83,23 @@ def test_word_f1_by_hand():
     assert word_f1("", "x") == 0.0
 
 
-def test_leakage_index_flags_copies_and_near_copies():
-    index = LeakageIndex.from_corrections([FakeCorrection(
+def test_leakage_flags_copies_and_near_copies():
+    from qconsole.evaluation.leakage import EvalText, find_leaks
+
+    train = FakeCorrection(
         "s1", "t1", "A train leaves the station at nine and travels sixty miles an hour "
-        "for three hours, how far does it go?", "180 miles. The answer is 180.")])
-    assert index.match("a train leaves the station at nine and travels sixty miles an hour "
-                       "for three hours, how far does it go") == "s1/t1/left"
-    near = ("Question: A train leaves the station at nine and travels sixty miles an hour for "
-            "three hours, how far does it go? Think.")
-    assert index.match(near) == "s1/t1/left"
-    assert index.match("What is the capital of France?") is None
+        "for three hours, how far does it go?", "180 miles. The answer is 180.")
+    items = [
+        EvalText("copy", "a train leaves the station at nine and travels sixty miles an hour "
+                 "for three hours, how far does it go"),
+        EvalText("near", "Question: A train leaves the station at nine and travels sixty miles "
+                 "an hour for three hours, how far does it go? Think."),
+        EvalText("other", "What is the capital of France?"),
+    ]
+    leaks = {leak.item_id: leak for leak in find_leaks(items, [train])}
+    assert set(leaks) == {"copy", "near"}
+    assert leaks["copy"].correction == "s1/t1/left" and leaks["copy"].how == "content"
+    assert leaks["near"].how.startswith("overlap")
 
 
 def test_suite_spec_round_trip_and_validation():
@@ -114,8 +120,9 @@ def test_eval_request_round_trip():
     assert back == req
     names = [s.name for s in back.suites]
     assert names == ["in-domain", "gsm8k_cot", "mmlu", "hellaswag", "arc_challenge",
-                     "winogrande"]
-    assert [s.panel for s in back.suites][-3:] == [True, True, True]
+                     "winogrande", "general_qa"]
+    assert [s.panel for s in back.suites][-4:] == [True, True, True, True]
+    assert back.suites[-1].kind == "probes"  # the panel's generated part
 
 
 # -- lm-eval tasks over local data ---------------------------------------------------------------

@@ -19,7 +19,9 @@ def _fake_build(calls: list[int]):
         calls.append(1)
         time.sleep(0.3)
         (out / gguf_model.WEIGHTS_FILE).write_bytes(src.read_bytes())
-        (out / gguf_model.MANIFEST_FILE).write_text(json.dumps({"format": gguf_model.CACHE_FORMAT}))
+        (out / gguf_model.MANIFEST_FILE).write_text(
+            json.dumps({"format": gguf_model.CACHE_FORMAT, "tokenizer": "transformers"})
+        )
 
     return build
 
@@ -41,19 +43,22 @@ def test_racing_threads_build_once(tmp_path, monkeypatch, write_tiny_gguf_base):
     assert not list(results[0].parent.glob(".build-*"))  # no temporary directory left
 
 
-def test_broken_or_stale_cache_is_rebuilt(tmp_path, monkeypatch, write_tiny_gguf_base):
+# A stale format; and a cache from before gguf_tokenizer.py (no "tokenizer" entry), which may
+# hold the wrong Gemma tokenizer transformers 5.17 converts.
+@pytest.mark.parametrize("old", [{"format": -1}, {"format": gguf_model.CACHE_FORMAT}])
+def test_broken_or_stale_cache_is_rebuilt(tmp_path, monkeypatch, old, write_tiny_gguf_base):
     monkeypatch.setenv("QCONSOLE_CACHE", str(tmp_path / "cache"))
     calls: list[int] = []
     monkeypatch.setattr(gguf_model, "_build", _fake_build(calls))
     gguf = write_tiny_gguf_base(tmp_path / "tiny.gguf")
     target = gguf_model.hf_cache_path(gguf)
     target.mkdir(parents=True)
-    (target / gguf_model.MANIFEST_FILE).write_text(json.dumps({"format": -1}))
+    (target / gguf_model.WEIGHTS_FILE).write_bytes(b"old")
+    (target / gguf_model.MANIFEST_FILE).write_text(json.dumps(old))
     assert gguf_model.ensure_hf_cache(gguf) == target
     assert len(calls) == 1
-    assert json.loads((target / gguf_model.MANIFEST_FILE).read_text())["format"] == (
-        gguf_model.CACHE_FORMAT
-    )
+    manifest = json.loads((target / gguf_model.MANIFEST_FILE).read_text())
+    assert manifest["format"] == gguf_model.CACHE_FORMAT and "tokenizer" in manifest
     gguf_model.ensure_hf_cache(gguf)
     assert len(calls) == 1
 

@@ -20,6 +20,13 @@ def send():
     return pilot.send
 
 
+@pytest.fixture()
+def posted():
+    """Collects the messages an app posts: pass it as ``run_test(message_hook=posted)``, then
+    read ``posted.notifications`` (or ``posted.of(MessageClass)``)."""
+    return pilot.Posted()
+
+
 @pytest.fixture(scope="session")
 def scripted_loader():
     """``scripted_loader(left_replies, right_replies | None)``: a sides loader for QConsoleApp."""

@@ -53,14 +53,15 @@ async def test_escape_cancels_and_help_opens(wait_for):
         await pilot.press("escape")
 
 
-async def test_broken_model_is_a_notification_not_a_crash(tmp_path, wait_for):
+async def test_broken_model_is_a_notification_not_a_crash(tmp_path, wait_for, posted):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF" + b"\x00" * 64)
     app = QConsoleApp(Config(model=str(bad)))
-    async with app.run_test() as pilot:
+    async with app.run_test(message_hook=posted) as pilot:
         await wait_for(pilot, lambda: not app.query_one("#loading").display)
         assert app.sides["left"] is None
-        assert any("broken.gguf" in n.message and n.severity == "error" for n in app._notifications)
+        assert any("broken.gguf" in n.message and n.severity == "error"
+                   for n in posted.notifications)
 
 
 async def test_regenerate_one_side_and_both_keep_every_turn_saved(wait_for):

@@ -18,6 +18,7 @@ from textual.containers import Grid
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label
 
+from qconsole.ui.literal import literal
 from qconsole.ui.screens.dialog import DialogScreen
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class EvalChoice:
     def request(self, *, model: str, adapter: str, sessions_root: str) -> EvalRequest:
         """The request ``qconsole eval`` would build from the same choices (reads probe files:
         call it off the UI thread)."""
-        from qconsole.evaluation.benchmarks import default_data_dir
+        from qconsole.evaluation.benchmark_data import default_data_dir
         from qconsole.evaluation.request import EvalRequest, default_suites
         from qconsole.evaluation.suites import gym_suite, probe_suite
 
@@ -93,6 +94,34 @@ class EvaluateScreen(DialogScreen[EvalChoice | None]):
             yield Label("benchmark data dir")
             yield Input(self.data_dir, id="f-data",
                         placeholder="local JSONL folder for offline runs (blank: the hub)")
+        yield Label("", id="availability")
+
+    def on_mount(self) -> None:
+        self._check_data()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id in ("f-tasks", "f-panel", "f-data"):
+            self._check_data()
+
+    def _check_data(self) -> None:
+        """Show where each benchmark's data would come from before anything starts, so an
+        offline machine sees which suites will be skipped and why."""
+        names = [*_csv(self.raw("tasks")), *_csv(self.raw("panel"))]
+        data = self.raw("data") or None
+        self.run_worker(lambda: self._availability(names, data), thread=True,
+                        exclusive=True, group="data-check")
+
+    def _availability(self, names: list[str], data: str | None) -> None:
+        """A thread: the check may ask the network."""
+        from qconsole.evaluation.benchmark_data import availability_text
+
+        text = availability_text(names, data_dir=data)
+
+        def show() -> None:
+            if self.is_attached:  # the dialog may be gone by now
+                self.query_one("#availability", Label).update(literal(text))
+
+        self.app.call_from_thread(show)
 
     def collect(self) -> EvalChoice:
         limit = self.parse("limit", int, label="items per suite", check=lambda n: n >= 1,

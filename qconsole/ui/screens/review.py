@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
+from qconsole.sides import SIDES
 from qconsole.store.failure_kinds import FAILURE_KINDS
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
@@ -159,7 +160,7 @@ class SessionScreen(Screen[None]):
                 self.store, session_id=self.session_id,
                 on_error=lambda m: self.app.call_from_thread(self.notify, m, severity="error"),
             )
-        for side in ("left", "right"):
+        for side in SIDES:
             pane = self.query_one(f"#{side}", ChatPane)
             model = session.models.get(side, "") if isinstance(session.models, dict) else ""
             adapter = session.adapters.get(side) if isinstance(session.adapters, dict) else None
@@ -169,7 +170,7 @@ class SessionScreen(Screen[None]):
         for no, turn in enumerate(session.turns):
             self.handles.append(TurnHandle(turn.user, turn_id=turn.turn_id,
                                            session_id=self.session_id))
-            for side in ("left", "right"):
+            for side in SIDES:
                 if turn.reply(side) is not None:
                     self.query_one(f"#{side}", ChatPane).add_turn(state_from_turn(turn, side, no))
         left = self.query_one("#left", ChatPane)

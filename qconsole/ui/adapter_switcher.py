@@ -18,6 +18,7 @@ from textual.app import App
 from qconsole.chat.side import ChatSide
 from qconsole.config import Config, save_state
 from qconsole.errors import describe
+from qconsole.sides import Side
 from qconsole.ui.chat_pane import ChatPane
 
 
@@ -27,7 +28,7 @@ class AdapterSwitcher:
         app: App,
         *,
         config: Config,
-        sides: dict[str, ChatSide | None],
+        sides: dict[Side, ChatSide | None],
         pane: Callable[[], ChatPane],
         busy: Callable[[], bool],
         local_base: Callable[[], Path | None],

@@ -24,6 +24,7 @@ from textual.app import App
 
 from qconsole.chat.side import ChatSide
 from qconsole.paths import adapters_dir, cache_dir, sessions_dir
+from qconsole.sides import Side
 from qconsole.store.recorder import SessionRecorder
 from qconsole.store.store import SessionStore
 from qconsole.ui.adapter_switcher import AdapterSwitcher
@@ -39,7 +40,7 @@ class LoopController:
         self,
         app: App,
         *,
-        sides: dict[str, ChatSide | None],
+        sides: dict[Side, ChatSide | None],
         jobs: Callable[[], JobsPane],
         store: Callable[[], SessionStore | None],
         recorder: Callable[[], SessionRecorder | None],

@@ -54,24 +54,10 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
   "$VPY" -m pip install -q "${pip_c[@]}" "${QCONSOLE_TORCH:-torch==2.13.0}" >&2
 fi
 
+# shellcheck source=scripts/ggml_cpu_flags.sh
+. scripts/ggml_cpu_flags.sh
 llama_cmake_args() {
-  local args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF"
-  if [ "$(uname -m)" = "x86_64" ] && [ -r /proc/cpuinfo ]; then
-    # Portable: only the instruction sets this CPU reports, never AMX (VMs report it but trap).
-    local flags
-    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-    args="$args -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-    local pair
-    for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI \
-                avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
-      if [[ "$flags" == *" ${pair%%:*} "* ]]; then
-        args="$args -DGGML_${pair##*:}=ON"
-      else
-        args="$args -DGGML_${pair##*:}=OFF"
-      fi
-    done
-  fi
-  echo "$args ${QCONSOLE_LLAMA_CMAKE_ARGS:-}"
+  echo "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF $(ggml_cpu_flags) ${QCONSOLE_LLAMA_CMAKE_ARGS:-}"
 }
 
 if ! "$VPY" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_VERSION')" 2>/dev/null; then

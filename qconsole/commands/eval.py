@@ -129,7 +129,7 @@ def _suites_from_file(path: str) -> list[Any]:
 
 
 def build_request(args: argparse.Namespace) -> Any:
-    from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS, default_data_dir
+    from qconsole.evaluation.benchmark_data import DEFAULT_BENCHMARKS, default_data_dir
     from qconsole.evaluation.mc_file import mc_suite
     from qconsole.evaluation.panel import DEFAULT_PANEL
     from qconsole.evaluation.request import EvalRequest, default_suites

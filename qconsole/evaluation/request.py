@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS
+from qconsole.evaluation.benchmark_data import DEFAULT_BENCHMARKS
 from qconsole.evaluation.panel import DEFAULT_PANEL
 from qconsole.evaluation.store import RunStore, write_json
 from qconsole.evaluation.suites import IN_DOMAIN, SuiteSpec, benchmark_suite

@@ -3,7 +3,7 @@ pane (F7) and cancel (F8). Later the teacher and cycles start their jobs here to
 
 A plain object the console owns and delegates to, given what it needs. Both jobs start through
 the same request objects and argv builders as the CLI and the tests: training through
-:class:`qconsole.training.pipeline.TrainRequest` and ``training/launch.py``'s
+:class:`qconsole.training.request.TrainRequest` and ``training/launch.py``'s
 ``start_training``; evaluation through :class:`qconsole.evaluation.request.EvalRequest`
 (``background``: the chat keeps its cores), stored with ``save_request`` and run with
 ``eval_job_argv``. Each flow is one straight-line coroutine run as a worker: gather (thread) ->

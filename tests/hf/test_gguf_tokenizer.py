@@ -40,9 +40,8 @@ def test_reads_the_whole_vocabulary_from_its_byte_span(embedded_model_path):
         read_gguf_array(embedded_model_path, header, "tokenizer.ggml.merges")  # Gemma has none
 
 
-def test_only_sentencepiece_gemma_files_are_built_here(
-    tmp_path, embedded_model_path, write_tiny_gguf_base
-):
+def test_only_sentencepiece_gemma_files_are_built_here(tmp_path, embedded_model_path,
+                                                       write_tiny_gguf_base):
     assert builds_own_tokenizer(read_gguf_header(embedded_model_path))
     assert not builds_own_tokenizer(read_gguf_header(write_tiny_gguf_base(tmp_path / "q.gguf")))
 

@@ -27,6 +27,7 @@ in-domain items: the failure kinds of the corrections it learned).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -61,7 +62,9 @@ def now_iso() -> str:
 def write_json(path: Path, data: Any) -> Path:
     """Write JSON atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the pid in the name: a writer killed mid-write leaves a file the next listing removes
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.p{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, ensure_ascii=False, default=str)
@@ -152,16 +155,27 @@ class RunStore:
         manifest = {"run_id": run_id, "created": now_iso(), "status": "running",
                     "pid": os.getpid(), **manifest}
         manifest["run_id"] = run_id
-        write_json(path / MANIFEST, manifest)
+        try:
+            write_json(path / MANIFEST, manifest)
+        except OSError as exc:  # a full disk: one line, and no empty run folder left behind
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            raise QConsoleError(
+                f"cannot start the evaluation run in {path}: {exc.strerror or exc}; nothing ran"
+            ) from None
         return StoredRun(path, manifest)
 
     def runs(self) -> list[StoredRun]:
         """Every readable run, oldest first (unreadable folders are skipped)."""
         if not self.root.is_dir():
             return []
+        from qconsole.jobs.litter import remove_litter
+        from qconsole.store.storage import TEMP_FILE
+
         out = []
         for p in self.root.iterdir():
             if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists():
+                remove_litter(p, TEMP_FILE)
                 try:
                     out.append(load_run(p))
                 except QConsoleError:

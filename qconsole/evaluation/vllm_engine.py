@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.lm_backend import Generation
+from qconsole.inference.llama_engine import Generation
 from qconsole.models.gguf_info import read_gguf_info
 
 
@@ -94,7 +94,7 @@ class VllmEngine:
         from vllm import SamplingParams
 
         if cancel is not None and cancel.is_set():
-            from qconsole.evaluation.lm_backend import EvalCancelled
+            from qconsole.inference.llama_engine import EvalCancelled
 
             raise EvalCancelled()
         params = SamplingParams(temperature=0.0, max_tokens=int(max_tokens),
@@ -111,7 +111,7 @@ class VllmEngine:
         return self.lm
 
     def close(self) -> None:
-        self.lm = None  # type: ignore[assignment]
+        self.lm = None
 
 
 def _adapter_rank(folder: Path | None) -> int:

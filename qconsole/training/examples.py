@@ -111,7 +111,7 @@ def examples_from_store(
     directory, oldest session first; also the store's warnings (unreadable files)."""
     from qconsole.store import SessionStore
 
-    store = SessionStore(sessions_dir)
+    store = SessionStore(Path(sessions_dir))
     ids = list(session_ids) if session_ids is not None else None
     examples = [from_correction(c) for c in store.corrections(ids, kind=kind)]
     if include_preferences:

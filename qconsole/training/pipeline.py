@@ -16,18 +16,17 @@ anything with that shape in tests), so the same code runs headless and under the
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.jobs.runner import pid_alive
+from qconsole.jobs.events import Emit, LogLevel
 from qconsole.training.dataset import (
     ChatTokenizer,
     NothingToTrain,
@@ -37,32 +36,10 @@ from qconsole.training.dataset import (
 )
 from qconsole.training.examples import TrainingExample, examples_from_store, load_replay
 from qconsole.training.loop import StepInfo, TrainingCancelled
+from qconsole.training.request import TrainRequest
 from qconsole.training.settings import TrainSettings
 
-Emit = Callable[..., Any]
 TMP_PREFIX = ".train-"
-
-
-@dataclass
-class TrainRequest:
-    """What to train on and how. ``model`` None: the configured chat model."""
-
-    model: str | None = None
-    template: str | None = None
-    settings: TrainSettings = field(default_factory=TrainSettings)
-    sessions_dir: Path | None = None
-    session_ids: list[str] | None = None
-    kind: str | None = None
-    include_preferences: bool = False
-    replay: Path | None = None
-    replay_max: int | None = None
-    examples: list[TrainingExample] | None = None  # given directly: the store is not read
-    name: str | None = None
-    adapters_root: Path | None = None
-    hf_model_dir: Path | None = None
-    verify: bool = True
-    dry_run: bool = False
-    preview: int = 3
 
 
 @dataclass
@@ -107,7 +84,7 @@ class TrainOutcome:
         return out
 
 
-def _noop(kind: str, **fields: Any) -> None:
+def _noop(kind: str, /, **fields: Any) -> None:
     return None
 
 
@@ -196,17 +173,10 @@ def default_name() -> str:
 
 
 def remove_stale_tmp(root: Path) -> None:
-    """Remove ``.train-<pid>-*`` directories whose process is gone."""
-    if not root.is_dir():
-        return
-    for entry in root.iterdir():
-        m = re.match(rf"^{re.escape(TMP_PREFIX)}(\d+)-", entry.name)
-        if not m or not entry.is_dir():
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid() or pid_alive(pid):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
+    """Remove ``.train-<pid>-*`` (and ``.install-<pid>-*``) directories whose process is gone."""
+    from qconsole.adapters.registry import clear_litter
+
+    clear_litter(root)
 
 
 
@@ -291,6 +261,9 @@ def run_training(
         def on_step(info: StepInfo) -> None:
             emit("progress", **info.to_event_fields())
 
+        def log(message: str) -> None:
+            emit("log", level="info", message=message)
+
         emit("phase", phase="load", message="loading the base model")
         job = BackendJob(
             gguf_path=prepared.gguf_path,
@@ -300,7 +273,7 @@ def run_training(
             hf_model_dir=request.hf_model_dir,
             on_step=on_step,
             should_stop=stop,
-            log=lambda message: emit("log", level="info", message=message),
+            log=log,
         )
         result = backend.train(job)
         outcome.loop = result.loop
@@ -321,7 +294,7 @@ def run_training(
             emit("phase", phase="verify", message="checking llama.cpp against transformers")
             outcome.equivalence = _verify(job.out_dir, prepared, result.model, conversion.path)
             eq = outcome.equivalence
-            level = "info" if eq.get("passed") else "warning"
+            level: LogLevel = "info" if eq.get("passed") else "warning"
             emit("log", level=level, message="equivalence check: " + str(eq.get("summary")))
         result.model = None
         if stop():

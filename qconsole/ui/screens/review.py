@@ -8,18 +8,19 @@ full-text search re-reads files and therefore runs on Enter, not per keystroke.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
+from qconsole.sides import SIDES
 from qconsole.store.failure_kinds import FAILURE_KINDS
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.text_safety import visible_text
 from qconsole.ui.chat_pane import ChatPane, state_from_turn
+from qconsole.ui.literal import literal
 from qconsole.ui.marking import MarkingController
 
 FILTERS: list[tuple[str, str]] = [
@@ -37,13 +38,6 @@ class ReviewScreen(Screen[None]):
         Binding("e", "evaluations", "Evaluations"),
         Binding("f5", "reload", "Reload", show=False),
     ]
-    DEFAULT_CSS = """
-    ReviewScreen #bar { height: 3; }
-    ReviewScreen #search { width: 1fr; }
-    ReviewScreen #filter { width: 36; }
-    ReviewScreen DataTable { height: 1fr; }
-    ReviewScreen #count { height: 1; padding: 0 1; color: $text-muted; }
-    """
 
     def __init__(self, store: SessionStore, *, standalone: bool = False) -> None:
         super().__init__()
@@ -84,20 +78,22 @@ class ReviewScreen(Screen[None]):
         table.clear()
         self.ids = []
         for s in summaries:
+            # every cell literal: a string cell would be parsed as markup, and the date,
+            # models and adapters come from the session file
             table.add_row(
-                s.date,
-                Text(visible_text(s.title)[:60]),
-                Text(", ".join(sorted(set(s.models)))),
-                Text(", ".join(a for a in s.adapters if a) or "—"),
-                str(s.n_turns),
-                str(s.n_marks),
-                str(s.n_rewrites),
+                literal(s.date),
+                literal(s.title[:60]),
+                literal(", ".join(sorted(set(s.models)))),
+                literal(", ".join(a for a in s.adapters if a) or "—"),
+                literal(s.n_turns),
+                literal(s.n_marks),
+                literal(s.n_rewrites),
             )
             self.ids.append(s.id)
-        self.query_one("#count", Static).update(
+        self.query_one("#count", Static).update(literal(
             f"{len(summaries)} sessions · Enter opens · / searches · e evaluations · Esc "
             + ("quits" if self.standalone else "back to the chat")
-        )
+        ))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.reload()
@@ -133,9 +129,6 @@ class SessionScreen(Screen[None]):
     """One saved session, both sides; m/w/p/u edit marks and rewrites as in the console."""
 
     BINDINGS = [Binding("escape", "close", "Back")]
-    DEFAULT_CSS = """
-    SessionScreen #panes { height: 1fr; }
-    """
 
     def __init__(self, store: SessionStore, session_id: str) -> None:
         super().__init__()
@@ -144,7 +137,8 @@ class SessionScreen(Screen[None]):
         self.handles: list[TurnHandle] = []
         self.recorder: SessionRecorder | None = None
         self.marking = MarkingController(
-            self.app, lambda: self.recorder, self.handles, lambda side: self.query_one(f"#{side}")
+            self.app, lambda: self.recorder, self.handles,
+            lambda side: self.query_one(f"#{side}", ChatPane),
         )
 
     def compose(self) -> ComposeResult:
@@ -166,7 +160,7 @@ class SessionScreen(Screen[None]):
                 self.store, session_id=self.session_id,
                 on_error=lambda m: self.app.call_from_thread(self.notify, m, severity="error"),
             )
-        for side in ("left", "right"):
+        for side in SIDES:
             pane = self.query_one(f"#{side}", ChatPane)
             model = session.models.get(side, "") if isinstance(session.models, dict) else ""
             adapter = session.adapters.get(side) if isinstance(session.adapters, dict) else None
@@ -176,7 +170,7 @@ class SessionScreen(Screen[None]):
         for no, turn in enumerate(session.turns):
             self.handles.append(TurnHandle(turn.user, turn_id=turn.turn_id,
                                            session_id=self.session_id))
-            for side in ("left", "right"):
+            for side in SIDES:
                 if turn.reply(side) is not None:
                     self.query_one(f"#{side}", ChatPane).add_turn(state_from_turn(turn, side, no))
         left = self.query_one("#left", ChatPane)

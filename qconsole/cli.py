@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "train",
     "eval",
     "report",
+    "teacher",
 )
 
 

@@ -47,6 +47,7 @@ class Config:
     models: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     remote: dict[str, dict] = field(default_factory=dict)
+    teacher: dict = field(default_factory=dict)  # checked by qconsole.teacher.config
     sources: list[Path] = field(default_factory=list)
 
 
@@ -78,6 +79,10 @@ def load_config(files: list[Path] | None = None) -> Config:
         cfg.models.update({str(k): str(v) for k, v in data.get("models", {}).items()})
         cfg.keys.update({str(k): str(v) for k, v in data.get("keys", {}).items()})
         cfg.remote.update(data.get("remote", {}))
+        teacher = data.get("teacher", {})
+        if isinstance(teacher, str):  # teacher = "smollm2": a local model spec, shorthand
+            teacher = {"spec": teacher}
+        cfg.teacher.update(teacher if isinstance(teacher, dict) else {"__not_a_table__": True})
     cfg.sampling = SamplingSettings.from_dict(sampling)
     return cfg
 

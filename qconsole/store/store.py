@@ -78,6 +78,7 @@ from qconsole.store.locks import DEFAULT_TIMEOUT_S, file_lock
 from qconsole.store.model import (
     Session,
     SessionSummary,
+    _check_json,
     meta_input,
     reply_fields,
     session_from_data,
@@ -404,12 +405,21 @@ class SessionStore:
             self._log(db, "clear_mark", turn_id, side, "marks", before=before, at=now)
             return True
 
-    def set_rewrite(self, session_id: str, turn_id: str, side: str, text: str | None) -> None:
+    def set_rewrite(
+        self, session_id: str, turn_id: str, side: str, text: str | None,
+        *, provenance: dict | None = None,
+    ) -> None:
         """Store a person's rewrite of ``side``'s reply beside the original (never over it).
-        Each edit is a new version; ``text=None`` clears the rewrite (also a version)."""
+        Each edit is a new version; ``text=None`` clears the rewrite (also a version).
+        ``provenance`` (JSON) says where a drafted rewrite came from, e.g. the teacher model,
+        its prompt hash and whether the person accepted it unchanged or edited it."""
         check_side(side)
         if text is not None and not isinstance(text, str):
             raise QConsoleError("a rewrite must be text")
+        if provenance is not None:
+            if not isinstance(provenance, dict):
+                raise QConsoleError("a rewrite's provenance must be a dict")
+            provenance = dict(_check_json(provenance, "rewrite provenance"))
         with self._writing(session_id) as db:
             doc_id, doc = self._turn(db, session_id, turn_id)
             history = list((doc.get("rewrites") or {}).get(side) or [])
@@ -418,8 +428,12 @@ class SessionStore:
                 return
             now = now_iso()
 
+            version: dict = {"text": text, "at": now}
+            if provenance is not None:
+                version["provenance"] = provenance
+
             def mutate(d: dict) -> None:
-                d.setdefault("rewrites", {}).setdefault(side, []).append({"text": text, "at": now})
+                d.setdefault("rewrites", {}).setdefault(side, []).append(version)
                 d["updated"] = now
 
             db.table(TURNS).update(mutate, doc_ids=[doc_id])

@@ -54,6 +54,7 @@ class TrainRequest:
     session_ids: list[str] | None = None
     kind: str | None = None
     include_preferences: bool = False
+    include_synthetic: bool = True  # the teacher's "more like this" variants
     replay: Path | None = None
     replay_max: int | None = None
     examples: list[TrainingExample] | None = None  # given directly: the store is not read
@@ -141,6 +142,7 @@ def collect_examples(request: TrainRequest) -> tuple[list[TrainingExample], list
             session_ids=request.session_ids,
             kind=request.kind,
             include_preferences=request.include_preferences,
+            synthetic=request.include_synthetic,
         )
         if not examples:
             raise NothingToTrain(

@@ -66,6 +66,7 @@ class CheckDef:
 
 _WORD = re.compile(r"[\w'’-]+")
 _SENTENCE_END = re.compile(r"(?<!\d)[.!?]+(?=\s|$)|(?<=\d)[.!?]+(?=\s+[A-Z]|$)")
+_ABBREVIATIONS = re.compile(r"\b(?:e\.g|i\.e|etc|vs|Mr|Mrs|Ms|Dr|St|cf)\.", re.I)
 YES = ("yes", "yeah", "yep", "true", "correct", "right")
 NO = ("no", "not", "false", "incorrect", "wrong", "never")
 VERDICT_WORDS = (
@@ -81,7 +82,7 @@ def words(text: str) -> list[str]:
 
 def sentences(text: str) -> list[str]:
     """Sentences of a reply (a decimal point or "e.g." inside a sentence does not end it)."""
-    flat = " ".join(text.split())
+    flat = _ABBREVIATIONS.sub(lambda m: m.group(0).replace(".", ""), " ".join(text.split()))
     parts = [p.strip() for p in _SENTENCE_END.split(flat)]
     return [p for p in parts if len(words(p)) >= 1]
 
@@ -123,10 +124,10 @@ def echoes(user: str, reply: str) -> bool:
 
 def _same_text(a: str, b: str) -> bool:
     """Equal up to case and punctuation, or nearly so (a word or two changed)."""
-    from qconsole.teacher.overlap import similarity
+    from difflib import SequenceMatcher
 
     wa, wb = words(a), words(b)
-    return wa == wb or similarity(a, b) >= 0.8
+    return wa == wb or SequenceMatcher(None, wa, wb, autojunk=False).ratio() >= 0.85
 
 
 def is_prime(n: int) -> bool:

@@ -85,6 +85,12 @@ def parse_teacher(table: Mapping | None) -> TeacherSpec | None:
         remote = {k: table[k] for k in table if k in (*REMOTE_KEYS, "n_ctx", "api_key", "key",
                                                          "token")}
         checked = parse_remote_spec({**remote, "endpoint": "chat"}, where="[teacher]")
+        from qconsole.inference.remote_backend import split_api_url
+
+        try:
+            split_api_url(checked.url)
+        except QConsoleError as exc:
+            raise QConsoleError(f"[teacher] {exc}") from None
         values.update(url=checked.url, model=checked.model, api_key_env=checked.api_key_env,
                       timeout_s=float(checked.timeout_s) if "timeout_s" in table else 120.0,
                       sampling_extras=checked.sampling_extras, n_ctx=checked.n_ctx)

@@ -201,6 +201,11 @@ def read_variants(text: str) -> list[tuple[str, str]]:
     out = []
     for m in _QA.finditer(text):
         q, a = " ".join(m.group(2).split()), m.group(3).strip()
-        if q and a:
+        if q and a and not _placeholder(q) and not _placeholder(a):
             out.append((q, a))
     return out
+
+
+def _placeholder(text: str) -> bool:
+    """The format's own "<question>" copied back instead of a question."""
+    return bool(re.fullmatch(r"[\s\"'*]*<[^>]{0,40}>[\s\"'*.]*", text))

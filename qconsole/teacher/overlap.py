@@ -39,15 +39,32 @@ def _shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
     return {tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)}
 
 
-def similarity(a: str, b: str) -> float:
-    sa, sb = _shingles(a), _shingles(b)
+def similarity(a: str, b: str, ignore: frozenset = frozenset()) -> float:
+    """Jaccard of word 3-shingles, leaving out ``ignore`` (a batch's shared template); texts
+    that are all template are the same only when their words are."""
+    sa, sb = _shingles(a) - ignore, _shingles(b) - ignore
     if not sa or not sb:
-        return 0.0
+        return 1.0 if words(strip_instruction(a)) == words(strip_instruction(b)) else 0.0
     return len(sa & sb) / len(sa | sb)
 
 
-def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE) -> bool:
-    return similarity(a, b) >= threshold
+def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE,
+                      ignore: frozenset = frozenset()) -> bool:
+    return similarity(a, b, ignore) >= threshold
+
+
+def template_shingles(texts: Iterable[str], share: float = 0.5) -> frozenset:
+    """Shingles found in more than ``share`` of ``texts`` (at least 3): their common template,
+    e.g. "state the final answer to the following arithmetic problem" in every chain_sum
+    question. Without this every generated item would be a near-duplicate of every other."""
+    texts = list(texts)
+    if len(texts) < 3:
+        return frozenset()
+    counts: dict[tuple[str, ...], int] = {}
+    for t in texts:
+        for g in _shingles(t):
+            counts[g] = counts.get(g, 0) + 1
+    return frozenset(g for g, c in counts.items() if c > share * len(texts))
 
 
 @dataclass

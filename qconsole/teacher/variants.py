@@ -25,9 +25,10 @@ from typing import Any
 from qconsole.errors import QConsoleError
 from qconsole.teacher.instructions import read_variants, variants_instruction
 from qconsole.teacher.model import Teacher, prompt_hash
-from qconsole.teacher.overlap import EvalIndex, is_near_duplicate
+from qconsole.teacher.overlap import EvalIndex, is_near_duplicate, template_shingles
 
-VARIANT_TOKENS = 600
+TOKENS_PER_VARIANT = 90  # a question and a worked answer; the whole request is capped below
+MAX_VARIANT_TOKENS = 900
 GYM_SEED_BASE = 50_000_000  # evaluation seeds are small numbers; this keeps variants apart
 
 
@@ -45,7 +46,7 @@ class Variant:
 
 
 def teacher_variants(teacher: Teacher, question: str, corrected: str, *, kind: str | None,
-                     n: int, rounds: int = 3) -> list[Variant]:
+                     n: int, rounds: int = 2) -> list[Variant]:
     """Up to ``n`` distinct teacher-written variants (before the leakage filter)."""
     if n < 1:
         raise QConsoleError("ask for at least one variant")
@@ -55,7 +56,8 @@ def teacher_variants(teacher: Teacher, question: str, corrected: str, *, kind: s
         if missing <= 0:
             break
         instruction = variants_instruction(question, corrected, kind, missing)
-        text = teacher.ask(instruction, max_tokens=VARIANT_TOKENS,
+        budget = min(MAX_VARIANT_TOKENS, 40 + TOKENS_PER_VARIANT * missing)
+        text = teacher.ask(instruction, max_tokens=budget,
                            temperature=None if r == 0 else 0.8, seed=r)
         h = prompt_hash(instruction)
         for q, a in read_variants(text):
@@ -150,16 +152,17 @@ def gym_variants(family: str, n: int, *, config: Mapping[str, Any] | None = None
 def filter_variants(variants: Sequence[Variant], *, original: str,
                     evals: EvalIndex | None = None) -> list[Variant]:
     """Mark near-duplicates (of each other, of the failing item) and leaked items as dropped."""
+    template = template_shingles([original, *(v.prompt for v in variants)])
     out: list[Variant] = []
     for v in variants:
         reason = None
         if not v.prompt.strip() or not v.reply.strip():
             reason = "empty question or answer"
-        elif is_near_duplicate(v.prompt, original):
+        elif is_near_duplicate(v.prompt, original, ignore=template):
             reason = "near-duplicate of the failing item"
         else:
-            twin = next((k for k in out if k.kept and is_near_duplicate(v.prompt, k.prompt)),
-                        None)
+            twin = next((k for k in out if k.kept and is_near_duplicate(v.prompt, k.prompt,
+                                                                        ignore=template)), None)
             if twin is not None:
                 reason = f"near-duplicate of variant {out.index(twin) + 1}"
             elif evals is not None:

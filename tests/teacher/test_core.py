@@ -288,3 +288,24 @@ def test_script_parse_is_a_function_of_data():
     s = parse_script({"name": "n", "turns": [{"say": "hi", "checks": ["answers"]}]},
                      source="inline")
     assert s.turns[0].id == "t1" and s.turns[0].checks[0].check == "answers"
+
+
+def test_the_labelled_set_is_sound():
+    """Every hand-written correction passes its item's checks, every label is a kind, and the
+    set covers the failures the teacher is asked to name."""
+    from pathlib import Path
+
+    from qconsole.teacher.quality import chars_to_edit, load_labelled
+
+    items = load_labelled(Path(__file__).resolve().parents[1] / "data" / "teacher" /
+                          "failing_replies.yaml")
+    assert len(items) >= 15
+    assert len({i.id for i in items}) == len(items)
+    for item in items:
+        assert item.passes(item.correct), item.id
+        assert not item.passes(item.reply), item.id  # the reply really fails
+    assert {i.label for i in items} >= {"reasoning_step", "format", "judgement",
+                                        "generalisation", "forgot_context", "lost_intent",
+                                        "factual"}
+    assert chars_to_edit("The answer is 5.", "The answer is 6.") == 1
+    assert chars_to_edit("abc", "abc") == 0

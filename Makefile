@@ -8,5 +8,7 @@ fast:
 	scripts/test.sh -m "not slow"
 lint:
 	.venv/bin/ruff check qconsole tests benchmarks
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 bench:
 	.venv/bin/python benchmarks/decode.py

@@ -14,6 +14,9 @@ both pick the same answer (target: >= 90%), the accuracy difference (expected we
 binomial noise of the sample, printed beside it), and the mean absolute log-likelihood gap.
 
 Data comes from --data-dir (default ``$QCONSOLE_BENCHMARK_DATA`` or ../shared/data/benchmarks).
+
+``--cycle`` measures something else: a whole evaluation cycle, today's path against the fast
+one (every core, several replies at once, the base cache); see benchmarks/eval_cycle.py.
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ def run(lm, tasks) -> tuple[dict, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--cycle" in argv:
+        from eval_cycle import main as cycle_main
+
+        return cycle_main(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
     parser.add_argument("--tasks", default="arc_easy,hellaswag")
@@ -88,9 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from lm_eval.models.huggingface import HFLM
 
-    from qconsole.evaluation.benchmarks import resolve_benchmarks
-    from qconsole.evaluation.lm_backend import LlamaEngine, llama_lm
+    from qconsole.evaluation.benchmarks import llama_lm, resolve_benchmarks
     from qconsole.hf.gguf_model import load_hf_model
+    from qconsole.inference.llama_engine import LlamaEngine
     from qconsole.models.resolve import resolve_model
 
     torch.set_num_threads(args.threads)

@@ -55,34 +55,80 @@ def config_files() -> list[Path]:
     return [config_dir() / "config.toml", workspace_dir() / "qconsole.toml"]
 
 
+def _schema():
+    """The config file's shape (pydantic, built on first use): strict types and sane ranges,
+    unknown keys in [model] and [sampling] refused (a typo would otherwise be ignored)."""
+    from typing import Annotated, Any, Literal
+
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class _Table(BaseModel):
+        model_config = ConfigDict(strict=True, extra="forbid")
+
+    class ModelTable(_Table):
+        spec: Annotated[str, Field(min_length=1)] | None = None
+        n_ctx: Annotated[int, Field(ge=128, le=1 << 21)] | None = None
+        threads: Annotated[int, Field(ge=0, le=4096)] | None = None
+        template: Literal["auto", "transcript", "chat"] | None = None
+
+    class SamplingTable(_Table):
+        temperature: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+        top_p: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+        top_k: Annotated[int, Field(ge=0, le=1 << 20)] | None = None
+        repeat_penalty: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] | None = None
+        max_tokens: Annotated[int, Field(ge=1, le=1 << 20)] | None = None
+        seed: Annotated[int, Field(ge=0, lt=1 << 32)] | None = None
+
+    class ConfigFile(BaseModel):
+        # other top-level tables belong to other parts (and later versions): kept, not checked
+        model_config = ConfigDict(strict=True, extra="allow")
+
+        model: ModelTable | None = None  # model = "spec" is read as [model] spec = "spec"
+        sampling: SamplingTable | None = None
+        models: dict[str, Annotated[str, Field(min_length=1)]] | None = None
+        keys: dict[str, str] | None = None
+        remote: dict[str, dict[str, Any]] | None = None
+
+    return ConfigFile
+
+
 def load_config(files: list[Path] | None = None) -> Config:
-    """Merge the config files that exist (later ones win); a broken file is a clear error."""
+    """Merge the config files that exist (later ones win); a broken file is one clear line
+    naming the file and the key (``validated.check`` over ``_schema()``)."""
+    from qconsole.safe_files import read_text_bounded
+    from qconsole.validated import check
+
     cfg = Config()
     sampling: dict = {}
     for path in files if files is not None else config_files():
         if not path.is_file():
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise QConsoleError(f"config file {path} is not valid TOML: {exc}") from exc
+            data = tomllib.loads(read_text_bounded(path, max_bytes=1 << 20, what="config file"))
+        except tomllib.TOMLDecodeError as exc:
+            raise QConsoleError(f"config file {path} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise QConsoleError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        if isinstance(data.get("model"), str):
+            data["model"] = {"spec": data["model"]}
+        parsed = check(_schema(), data, f"config file {path}")
         cfg.sources.append(path)
-        model = data.get("model", {})
-        if isinstance(model, str):
-            cfg.model = model
-        else:
-            cfg.model = str(model.get("spec", cfg.model))
-            cfg.n_ctx = int(model.get("n_ctx", cfg.n_ctx))
-            cfg.threads = int(model.get("threads", cfg.threads))
-            cfg.template = str(model.get("template", cfg.template))
-        sampling.update(data.get("sampling", {}))
-        cfg.models.update({str(k): str(v) for k, v in data.get("models", {}).items()})
-        cfg.keys.update({str(k): str(v) for k, v in data.get("keys", {}).items()})
-        cfg.remote.update(data.get("remote", {}))
-        teacher = data.get("teacher", {})
+        if parsed.model is not None:
+            m = parsed.model
+            cfg.model = m.spec if m.spec is not None else cfg.model
+            cfg.n_ctx = m.n_ctx if m.n_ctx is not None else cfg.n_ctx
+            cfg.threads = m.threads if m.threads is not None else cfg.threads
+            cfg.template = m.template if m.template is not None else cfg.template
+        if parsed.sampling is not None:
+            sampling.update(parsed.sampling.model_dump(exclude_none=True))
+        cfg.models.update(parsed.models or {})
+        cfg.keys.update(parsed.keys or {})
+        cfg.remote.update(parsed.remote or {})
+        teacher = data.get("teacher")  # kept unchecked here: qconsole.teacher.config checks it
         if isinstance(teacher, str):  # teacher = "smollm2": a local model spec, shorthand
             teacher = {"spec": teacher}
-        cfg.teacher.update(teacher if isinstance(teacher, dict) else {"__not_a_table__": True})
+        if teacher is not None:
+            cfg.teacher.update(teacher if isinstance(teacher, dict) else {"__not_a_table__": True})
     cfg.sampling = SamplingSettings.from_dict(sampling)
     return cfg
 
@@ -92,10 +138,13 @@ def state_path() -> Path:
 
 
 def load_state() -> dict:
+    from qconsole.safe_files import read_text_bounded
+
     try:
-        return json.loads(state_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        state = json.loads(read_text_bounded(state_path(), max_bytes=1 << 20, what="state file"))
+    except (QConsoleError, OSError, ValueError, RecursionError):
         return {}
+    return state if isinstance(state, dict) else {}
 
 
 def save_state(**updates: object) -> None:

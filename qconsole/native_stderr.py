@@ -33,11 +33,12 @@ def native_stderr_to(path: Path) -> Iterator[Path]:
                                 encoding=getattr(original, "encoding", None) or "utf-8",
                                 errors="replace", write_through=True)
     os.dup2(log.fileno(), 2)
-    sys.__stderr__ = terminal  # what Textual's driver paints to
+    # what Textual's driver paints to (typeshed calls it Final; the interpreter lets us swap it)
+    setattr(sys, "__stderr__", terminal)  # noqa: B010
     try:
         yield path
     finally:
-        sys.__stderr__ = original
+        setattr(sys, "__stderr__", original)  # noqa: B010
         os.dup2(saved_fd, 2)
         os.close(saved_fd)
         terminal.close()

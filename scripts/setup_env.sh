@@ -10,7 +10,9 @@
 # Env:   QCONSOLE_VENV (default .venv), PYTHON (default python3),
 #        QCONSOLE_WHEEL_CACHE (default ~/.cache/qconsole/wheels),
 #        QCONSOLE_LLAMA_CMAKE_ARGS (extra CMake flags, e.g. -DGGML_CUDA=on on a GPU box),
-#        QCONSOLE_TORCH (torch requirement when torch is absent; default torch==2.13.0)
+#        QCONSOLE_TORCH (torch requirement when torch is absent; default torch==2.13.0),
+#        QCONSOLE_CONSTRAINTS (a pip constraints file for every install, e.g. constraints/gpu.txt:
+#        the versions the gpu extra resolves to)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,12 @@ VENV=${QCONSOLE_VENV:-.venv}
 EXTRAS=${1:-}
 LLAMA_VERSION=0.3.36
 STAMP="$VENV/.qconsole-installed"
+CONSTRAINTS=${QCONSOLE_CONSTRAINTS:-}
+pip_c=()
+if [ -n "$CONSTRAINTS" ]; then
+  [ -f "$CONSTRAINTS" ] || { echo "qconsole: constraints file $CONSTRAINTS not found" >&2; exit 2; }
+  pip_c=(-c "$CONSTRAINTS")
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "qconsole: creating virtual environment in $VENV" >&2
@@ -28,7 +36,7 @@ VPY="$VENV/bin/python"
 
 # Fast path: nothing changed since the last successful install (an install with extras also
 # serves a plain run, so scripts/run.sh after scripts/test.sh does not reinstall).
-hash="$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)"
+hash="$(cat pyproject.toml scripts/setup_env.sh ${CONSTRAINTS:+"$CONSTRAINTS"} | sha256sum | cut -c1-16)"
 want="$hash-$EXTRAS"
 if [ -f "$STAMP" ]; then
   have="$(cat "$STAMP")"
@@ -43,27 +51,13 @@ fi
 # CUDA build; an explicit pin lets pip take the CPU file where the machine provides one.
 if ! "$VPY" -c "import torch" 2>/dev/null; then
   echo "qconsole: installing ${QCONSOLE_TORCH:-torch==2.13.0}" >&2
-  "$VPY" -m pip install -q "${QCONSOLE_TORCH:-torch==2.13.0}" >&2
+  "$VPY" -m pip install -q "${pip_c[@]}" "${QCONSOLE_TORCH:-torch==2.13.0}" >&2
 fi
 
+# shellcheck source=scripts/ggml_cpu_flags.sh
+. scripts/ggml_cpu_flags.sh
 llama_cmake_args() {
-  local args="-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF"
-  if [ "$(uname -m)" = "x86_64" ] && [ -r /proc/cpuinfo ]; then
-    # Portable: only the instruction sets this CPU reports, never AMX (VMs report it but trap).
-    local flags
-    flags=" $(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2) "
-    args="$args -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
-    local pair
-    for pair in avx:AVX avx2:AVX2 fma:FMA f16c:F16C bmi2:BMI2 avx_vnni:AVX_VNNI \
-                avx512f:AVX512 avx512vbmi:AVX512_VBMI avx512_vnni:AVX512_VNNI avx512_bf16:AVX512_BF16; do
-      if [[ "$flags" == *" ${pair%%:*} "* ]]; then
-        args="$args -DGGML_${pair##*:}=ON"
-      else
-        args="$args -DGGML_${pair##*:}=OFF"
-      fi
-    done
-  fi
-  echo "$args ${QCONSOLE_LLAMA_CMAKE_ARGS:-}"
+  echo "-DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF $(ggml_cpu_flags) ${QCONSOLE_LLAMA_CMAKE_ARGS:-}"
 }
 
 if ! "$VPY" -c "import llama_cpp, sys; sys.exit(llama_cpp.__version__ != '$LLAMA_VERSION')" 2>/dev/null; then
@@ -88,5 +82,5 @@ fi
 spec="."
 [ -n "$EXTRAS" ] && spec=".[$EXTRAS]"
 echo "qconsole: installing qconsole$([ -n "$EXTRAS" ] && echo "[$EXTRAS]") and its dependencies" >&2
-"$VPY" -m pip install -q -e "$spec" >&2
+"$VPY" -m pip install -q "${pip_c[@]}" -e "$spec" >&2
 echo "$want" > "$STAMP"

@@ -4,12 +4,18 @@ model is assembled once per machine."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import adapters
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCHMARK_DATA = ROOT.parent / "shared" / "data" / "benchmarks"
+# ../shared/data/benchmarks beside the checkout; QCONSOLE_TEST_BENCHMARK_DATA for a worktree
+# that has no shared/ beside it
+BENCHMARK_DATA = Path(os.environ.get("QCONSOLE_TEST_BENCHMARK_DATA")
+                      or ROOT.parent / "shared" / "data" / "benchmarks")
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +52,43 @@ def benchmark_data() -> Path:
     if not BENCHMARK_DATA.is_dir():
         pytest.skip(f"benchmark data not found at {BENCHMARK_DATA}")
     return BENCHMARK_DATA
+
+
+# Adapter makers (tests/helpers/adapters.py): fixtures so that no test module imports another.
+# Session-scoped because they are plain functions; module-scoped fixtures may use them too.
+
+
+@pytest.fixture(scope="session")
+def hf_base():
+    """(model, tokenizer) of the embedded base in transformers fp32, loaded once per process."""
+    return adapters.hf_base()
+
+
+@pytest.fixture(scope="session")
+def make_peft_adapter():
+    return adapters.make_peft_adapter
+
+
+@pytest.fixture(scope="session")
+def write_fake_adapter():
+    return adapters.write_fake_adapter
+
+
+@pytest.fixture(scope="session")
+def write_numpy_adapter():
+    return adapters.write_numpy_adapter
+
+
+@pytest.fixture(scope="session")
+def rewrite_gguf_lora():
+    return adapters.rewrite_gguf_lora
+
+
+@pytest.fixture(scope="session")
+def write_tiny_gguf_base():
+    return adapters.write_tiny_gguf_base
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_model():
+    return adapters.tiny_hf_model

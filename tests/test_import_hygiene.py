@@ -8,7 +8,7 @@ CORE = [
     "qconsole.prompts", "qconsole.sampling", "qconsole.config", "qconsole.models.resolve",
     "qconsole.models.gguf_info", "qconsole.inference.llama_backend", "qconsole.chat.side",
     "qconsole.chat.loader", "qconsole.inference.context_budget", "qconsole.text_safety",
-    "qconsole.inference.remote_backend", "qconsole.inference.remote_config", "qconsole.store",
+    "qconsole.inference.remote", "qconsole.store",
     "qconsole.adapters.registry", "qconsole.evaluation", "qconsole.jobs",
 ]
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from qconsole.errors import QConsoleError
+
 METADATA_FILE = "qconsole_adapter.json"
 METADATA_FORMAT = 1
 
@@ -104,11 +106,18 @@ class AdapterMeta:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AdapterMeta:
+        """Build from a file's JSON, validated (``documents.AdapterMetaFile``): ValueError
+        naming the first bad field."""
+        from qconsole.adapters.documents import AdapterMetaFile
+        from qconsole.validated import InvalidData, check
+
         if not isinstance(data, dict):
             raise ValueError("metadata is not a JSON object")
-        base = data.get("base") or {}
-        if not isinstance(base, dict) or not isinstance(base.get("shape_signature"), dict):
-            raise ValueError("metadata has no base.shape_signature")
+        try:
+            check(AdapterMetaFile, data, "bad field")
+        except InvalidData as exc:
+            raise ValueError(str(exc)) from None
+        base = data["base"]
         known = {"format", "name", "created", "base", "source", "hyperparameters", "final_loss",
                  "backend", "notes"}
         loss = data.get("final_loss")
@@ -137,11 +146,13 @@ class AdapterMeta:
     @classmethod
     def read(cls, folder: str | os.PathLike[str]) -> AdapterMeta | None:
         """The metadata of an adapter directory, None if it has none; ValueError if unreadable."""
+        from qconsole.adapters.peft_files import read_json_object
+
         path = Path(folder) / METADATA_FILE
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot read {METADATA_FILE}: {exc}") from exc
+            data = read_json_object(path)
+        except QConsoleError as exc:
+            raise ValueError(str(exc)) from None
         return cls.from_dict(data)

@@ -20,11 +20,24 @@ from qconsole.adapters.compat import check_compat
 from qconsole.adapters.metadata import METADATA_FILE, AdapterMeta
 from qconsole.adapters.peft_files import AdapterFormatError, read_peft_adapter
 from qconsole.errors import QConsoleError
+from qconsole.jobs.litter import remove_litter
 from qconsole.models.fingerprint import GGUFHeader, file_fingerprint, read_gguf_header
 from qconsole.paths import adapters_dir
 
 GGUF_LORA_FILE = "adapter.gguf"
 MAX_NAME = 64
+# work folders of a training run and an install, named by their process (``jobs/litter.py``)
+TRAIN_TMP = re.compile(r"^\.train-(?P<pid>\d+)-")
+INSTALL_TMP = re.compile(r"^\.install-(?P<pid>\d+)-")
+INSTALL_TMP_LEGACY = re.compile(r"^\.install-(?!\d+-)")
+
+
+def clear_litter(root: str | os.PathLike[str] | None = None) -> int:
+    """Remove what killed trainings and installs left in the registry; how many."""
+    folder = Path(root) if root is not None else adapters_dir()
+    return remove_litter(folder, TRAIN_TMP) + remove_litter(
+        folder, INSTALL_TMP, INSTALL_TMP_LEGACY
+    )
 
 
 @dataclass
@@ -71,6 +84,28 @@ def sanitize_name(name: str) -> str:
     return text or "adapter"
 
 
+def confined_path(folder: Path, name: str) -> Path:
+    """``folder / name`` for an adapter name that is one plain entry of the registry: no
+    separator, no ``..``, no dot-name, nothing that resolves outside ``folder`` (a symlink out
+    of the registry included). An adapter name never leaves ``adapters/``."""
+    from qconsole.text_safety import safe_text
+
+    shown = safe_text(repr(name), inline=True)
+    if (not isinstance(name, str) or not name or name.startswith(".") or "/" in name
+            or "\\" in name or "\x00" in name or len(name) > 255):
+        raise QConsoleError(
+            f"invalid adapter name {shown}: a name from `qconsole adapters list`, not a path"
+        )
+    path = folder / name
+    try:
+        inside = path.resolve().parent == folder.resolve()
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        raise QConsoleError(f"adapter {shown} points outside {folder}; refusing to use it")
+    return path
+
+
 def load_entry(
     path: str | os.PathLike[str],
     base_gguf: str | os.PathLike[str],
@@ -95,7 +130,8 @@ def load_entry(
         entry.reason = f"unreadable adapter: {type(exc).__name__}: {exc}"
         return entry
     entry.rank = files.rank
-    entry.alpha = float(files.config["lora_alpha"]) if "lora_alpha" in files.config else None
+    alpha = files.config.get("lora_alpha")  # validated: a finite number or absent
+    entry.alpha = float(alpha) if alpha is not None else None
     entry.targets = files.target_names
     entry.base_model_name_or_path = files.config.get("base_model_name_or_path")
     try:
@@ -128,10 +164,19 @@ def list_adapters(
 ) -> list[AdapterEntry]:
     """Every adapter in the registry, each marked usable or not with this base."""
     folder = Path(root) if root is not None else adapters_dir()
+    clear_litter(folder)
     base = Path(base_gguf).expanduser().resolve()
     header = read_gguf_header(base)  # the base's own problem: raises QConsoleError
     sha = file_fingerprint(base)
-    return [load_entry(p, base, header=header, base_sha256=sha) for p in _candidate_dirs(folder)]
+    entries = []
+    for path in _candidate_dirs(folder):
+        try:
+            confined_path(folder, path.name)
+        except QConsoleError as exc:
+            entries.append(AdapterEntry(name=path.name, path=path, usable=False, reason=str(exc)))
+            continue
+        entries.append(load_entry(path, base, header=header, base_sha256=sha))
+    return entries
 
 
 def get_adapter(
@@ -139,10 +184,8 @@ def get_adapter(
 ) -> AdapterEntry:
     """One adapter by name (as listed), or QConsoleError naming those that exist."""
     folder = Path(root) if root is not None else adapters_dir()
-    if name != sanitize_name(name) and not (folder / name).is_dir():
-        raise QConsoleError(f"invalid adapter name {name!r}")
-    path = folder / name
-    if not path.is_dir() or name.startswith("."):
+    path = confined_path(folder, name)
+    if not path.is_dir():
         known = ", ".join(p.name for p in _candidate_dirs(folder)) or "none"
         raise QConsoleError(f"no adapter named {name!r} in {folder} (adapters: {known})")
     return load_entry(path, base_gguf)
@@ -169,7 +212,8 @@ def install_adapter(
     folder = Path(root) if root is not None else adapters_dir()
     folder.mkdir(parents=True, exist_ok=True)
     wanted = sanitize_name(name or meta.name or src.name)
-    staging = Path(tempfile.mkdtemp(dir=folder, prefix=".install-"))
+    clear_litter(folder)
+    staging = Path(tempfile.mkdtemp(dir=folder, prefix=f".install-{os.getpid()}-"))
     try:
         stage = staging / "adapter"
         try:

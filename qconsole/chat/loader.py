@@ -19,6 +19,7 @@ from qconsole.inference.llama_backend import LlamaBackend
 from qconsole.models.gguf_info import read_gguf_info
 from qconsole.models.resolve import resolve_model
 from qconsole.prompts import PromptTemplate, template_for_model
+from qconsole.sides import Side
 
 
 def threads_per_side(total: int | None = None) -> int:
@@ -95,16 +96,18 @@ def attach_adapter(
     from qconsole.adapters.gguf_lora import ensure_gguf_lora
     from qconsole.adapters.registry import get_adapter
 
-    base_path = left.backend.path  # type: ignore[union-attr]
+    if not isinstance(left.backend, LlamaBackend):
+        raise QConsoleError(f"adapter {name} applies to a local model; the left pane is remote")
+    base_path = left.backend.path
     entry = get_adapter(name, base_path)
     if not entry.usable:
         raise QConsoleError(f"adapter {name} cannot be used: {entry.reason}")
     gguf = ensure_gguf_lora(entry, base_gguf=base_path)
-    if right is not None and right.backend is not None:
+    if right is not None and isinstance(right.backend, LlamaBackend):
         backend = right.backend
     else:
         backend, _ = load_backend(config, base_path)
-    backend.set_adapter(gguf)  # type: ignore[union-attr]
+    backend.set_adapter(gguf)
     side = right or ChatSide("right", backend, left.template, model_name=left.model_name)
     side.backend = backend
     side.template = left.template
@@ -113,9 +116,9 @@ def attach_adapter(
     return side
 
 
-def _remote_side(config: Config, side: str, template: PromptTemplate | None) -> ChatSide | None:
+def _remote_side(config: Config, side: Side, template: PromptTemplate | None) -> ChatSide | None:
     """A side served by an OpenAI-compatible server, if the config has ``[remote.<side>]``."""
-    from qconsole.inference.remote_config import remote_spec_for
+    from qconsole.inference.remote.config import remote_spec_for
     from qconsole.prompts import template_for
 
     spec = remote_spec_for(config.remote, side)

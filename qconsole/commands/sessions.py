@@ -130,7 +130,7 @@ def _any_filter(args: argparse.Namespace) -> bool:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from qconsole.store.transcript import visible
+    from qconsole.text_safety import safe_text
 
     store = _store(args)
     rows = store.list_sessions(**_filters(args))
@@ -153,12 +153,11 @@ def run_list(args: argparse.Namespace) -> int:
             f"{r.id:<23} {date:<16} {r.n_turns:>5} {r.n_marks:>5} {r.n_rewrites:>4}  "
             f"{models} / {adapters} / {r.title}{flag}"
         )
-        print(visible(line).replace("\n", " "))
+        print(safe_text(line, inline=True))
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from qconsole.store.storage import encode_json
     from qconsole.store.transcript import session_markdown
 
     store = _store(args)
@@ -166,7 +165,8 @@ def run_show(args: argparse.Namespace) -> int:
     _flush_warnings(store)
     if args.json:
         data = dataclasses.asdict(session)
-        sys.stdout.write(encode_json(data).decode("utf-8", "surrogatepass") + "\n")
+        # ASCII JSON: exact text once decoded, and no byte of it can drive a terminal
+        sys.stdout.write(json.dumps(data, ensure_ascii=True, separators=(",", ":")) + "\n")
     else:
         sys.stdout.write(session_markdown(session))
     return 0

@@ -4,19 +4,24 @@ The console starts ``qconsole train ... --progress-jsonl -`` through qconsole.jo
 events; a person runs the same command headless and reads the same run as text on stderr.
 SIGTERM (the console's cancel) stops at the next step boundary; whatever was made is removed
 and a ``cancelled`` event is the last line. Exit status: 0 done, 2 a problem to fix (nothing to
-train on, bad settings), 130 cancelled, 1 an unexpected failure (its traceback on stderr).
+train on, bad settings), 130 cancelled, 1 an unexpected failure (one line; its traceback saved under
+``<cache>/logs/``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, Unpack
 
 from qconsole.errors import QConsoleError
+
+if TYPE_CHECKING:
+    from qconsole.jobs.events import EventFields, JobEvent
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +84,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="bf16 autocast (auto: where the CPU/GPU has bf16 arithmetic)")
     hp.add_argument("--threads", type=int, default=None, help="CPU threads for training")
     hp.add_argument("--backend", choices=BACKENDS, default=None,
-                    help="auto: Unsloth with a CUDA GPU and the gpu extra, else cpu")
+                    help="auto: data-parallel PEFT (ddp) on several CUDA GPUs, Unsloth on one "
+                         "(with the gpu extra; PEFT on CUDA without it), else cpu")
 
     out = p.add_argument_group("output")
     out.add_argument("--name", default=None, help="adapter name (default: lora-<date-time>)")
@@ -142,7 +148,7 @@ class TextReport:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
 
-    def __call__(self, ev: dict[str, Any]) -> None:
+    def __call__(self, ev: JobEvent) -> None:
         kind = ev.get("event")
         lines: list[str] = []
         if kind == "start":
@@ -192,6 +198,23 @@ def _duration(seconds: Any) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def _save_traceback() -> str:
+    """Keep the traceback of an unexpected failure in a file, not on the screen: the person
+    reads one clear line, a bug report still has every frame."""
+    import time
+
+    from qconsole.paths import cache_dir
+
+    try:
+        folder = cache_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"train-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:
+        return ""
+    return f" (traceback in {path})"
+
+
 def run(args: argparse.Namespace) -> int:
     from qconsole.jobs.events import event, open_event_writer
     from qconsole.training.hardware import passive_openmp
@@ -201,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
     writer = open_event_writer(args.progress_jsonl)
     text = None if args.quiet else TextReport(sys.stderr)
 
-    def emit(kind: str, **fields: Any) -> None:
+    def emit(kind: str, /, **fields: Unpack[EventFields]) -> None:
         ev = event(kind, **fields)
         writer.write(ev)
         if text is not None:
@@ -230,9 +253,9 @@ def run(args: argparse.Namespace) -> int:
             emit("error", message="out of memory: lower --batch-size or --max-seq-len")
             return 3
         except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
             line = str(exc).splitlines()[0][:300] if str(exc) else ""
-            emit("error", message=f"training failed: {type(exc).__name__}: {line}")
+            where = _save_traceback()
+            emit("error", message=f"training failed: {type(exc).__name__}: {line}{where}")
             return 1
         emit("done", dry_run=request.dry_run, **outcome.done_fields())
         return 0

@@ -9,12 +9,17 @@ Modules, one job each:
 - ``results``: ``ItemResult`` per-item records and their JSON-lines form.
 - ``stats``: Wilson intervals, paired and cluster-robust differences, McNemar, flips.
 - ``cycles``: topic-by-cycle accuracy matrix, GEM ACC/BWT/FWT, forgetting-panel flag.
-- ``checkers``: reading answers out of replies and scoring them.
+- ``checkers``: reading answers out of replies (text only, a leaf module).
+- ``readings``: scoring a reply two ways, strict and flexible, per checker kind.
+- ``baselines``: the constant-answer baseline of suites with a closed answer set.
+- ``leakage``: eval items that repeat training corrections, compared on content.
+- ``rows``: one results-table row per suite (both readings, baseline, leaks left out).
+- ``bleed``: "format bleed", replies to unrelated prompts in the trained corrections' shape.
 - ``probes``: user-written YAML/JSONL probe sets with file:line validation.
 - ``gym_suites``: reasoning-gym generated suites (reasoning-gym is imported lazily).
 """
 
-from qconsole.evaluation.checkers import Checker, check, check_with
+from qconsole.evaluation.checkers import Checker
 from qconsole.evaluation.cycles import (
     AccuracyMatrix,
     CycleResults,
@@ -32,6 +37,7 @@ from qconsole.evaluation.gym_suites import (
     preset,
 )
 from qconsole.evaluation.probes import ProbeItem, ProbeSet, load_probe_file, parse_probe_text
+from qconsole.evaluation.readings import Reading, check, check_with, read
 from qconsole.evaluation.results import ItemResult, read_jsonl, write_jsonl
 from qconsole.evaluation.stats import (
     FlipTable,
@@ -55,6 +61,7 @@ __all__ = [
     "PairedComparison",
     "ProbeItem",
     "ProbeSet",
+    "Reading",
     "accuracy_matrix",
     "build_gym_suite",
     "check",
@@ -68,6 +75,7 @@ __all__ = [
     "mcnemar_exact",
     "parse_probe_text",
     "preset",
+    "read",
     "read_jsonl",
     "wilson_interval",
     "write_jsonl",

@@ -40,23 +40,13 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
+from qconsole.evaluation.benchmark_data import local_stem
 
 DEFAULT_BENCHMARKS: tuple[str, ...] = ("gsm8k_cot", "arc_challenge", "hellaswag", "winogrande",
                                        "mmlu")
 FORGETTING_PANEL: tuple[str, ...] = ("hellaswag", "arc_challenge", "winogrande")
 DATA_DIR_ENV = "QCONSOLE_BENCHMARK_DATA"
 
-# task-name prefix -> local file stem (the first match wins)
-LOCAL_STEMS: tuple[tuple[str, str], ...] = (
-    ("gsm8k", "gsm8k"),
-    ("arc_challenge", "arc_challenge"),
-    ("arc_easy", "arc_easy"),
-    ("hellaswag", "hellaswag"),
-    ("winogrande", "winogrande_xl"),
-    ("piqa", "piqa"),
-    ("mmlu", "mmlu"),
-    ("lambada_openai", "lambada_openai"),
-)
 # stem -> the field that tells which leaf task a row belongs to (value: the stock dataset_name)
 ROW_FILTERS: dict[str, str] = {"mmlu": "subject"}
 # lm-eval task folders to index for known names (indexing all of lm-eval's tasks takes seconds)
@@ -94,13 +84,6 @@ def default_data_dir() -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def local_stem(task: str) -> str:
-    for prefix, stem in LOCAL_STEMS:
-        if task.startswith(prefix):
-            return stem
-    return task
-
-
 def _lm_eval_tasks_dir() -> Path:
     import lm_eval.tasks
 
@@ -108,21 +91,27 @@ def _lm_eval_tasks_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=8)
-def task_manager(names: tuple[str, ...] = ()) -> Any:
-    """A TaskManager indexing only the folders ``names`` need (all of lm-eval for unknowns)."""
+def task_manager(names: tuple[str, ...] = (), include_path: str | None = None) -> Any:
+    """A TaskManager indexing only the folders ``names`` need (all of lm-eval for unknowns),
+    plus the user's own task folder ``include_path`` (lm-eval's ``--include_path``)."""
     from lm_eval.tasks import TaskManager
 
+    from qconsole.evaluation.user_tasks import task_yamls
+
     root = _lm_eval_tasks_dir()
-    dirs: list[Path] = []
+    own = task_yamls(include_path) if include_path else {}
+    dirs: list[Path] = [Path(include_path).expanduser()] if include_path else []
     for name in names:
+        if name in own:
+            continue
         found = next((d for prefix, d in _TASK_DIRS if name.startswith(prefix)), None)
         if found is None:
-            return TaskManager()
+            return TaskManager(include_path=[str(d) for d in dirs] or None)
         if root / found not in dirs:
             dirs.append(root / found)
     if not dirs:
         return TaskManager()
-    return TaskManager(include_defaults=False, include_path=dirs)
+    return TaskManager(include_defaults=False, include_path=[str(d) for d in dirs])
 
 
 def _leaf_tasks(tm: Any, name: str, seen: set[str] | None = None) -> list[str]:
@@ -174,7 +163,8 @@ def _stock_config(tm: Any, task: str) -> dict[str, Any]:
 def primary_metric(cfg: Mapping[str, Any]) -> tuple[str, str]:
     """(metric, filter) read per item; see the module docstring."""
     metrics = [m.get("metric") for m in cfg.get("metric_list") or [] if isinstance(m, Mapping)]
-    filters = [f.get("name") for f in cfg.get("filter_list") or [] if isinstance(f, Mapping)]
+    filters = [str(f["name"]) for f in cfg.get("filter_list") or []
+               if isinstance(f, Mapping) and f.get("name") is not None]
     filt = filters[0] if filters else "none"
     for name in ("acc_norm", "acc", "exact_match"):
         if name in metrics:
@@ -228,18 +218,25 @@ def resolve_benchmarks(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     num_fewshot: Mapping[str, int] | None = None,
+    include_path: str | os.PathLike[str] | None = None,
 ) -> list[BenchmarkTask]:
     """Expand task/group names into leaf tasks, local or stock; validates everything up front.
 
     ``num_fewshot`` maps a name (as asked, or a leaf) to its shot count, e.g.
-    ``{"gsm8k_cot": 4}`` (the first four of its eight exemplars).
+    ``{"gsm8k_cot": 4}`` (the first four of its eight exemplars). ``include_path``: a folder of
+    the user's own task YAMLs (qconsole.evaluation.user_tasks); its tasks that read local
+    files run from them as they are, never from ``data_dir``.
     """
+    from qconsole.evaluation.user_tasks import absolute_data_files, task_yamls
+
     names = tuple(dict.fromkeys(n.strip() for n in names if n.strip()))
     if not names:
         return []
     shots = dict(num_fewshot or {})
     unknown = [k for k in shots if k not in names]
-    tm = task_manager(names)
+    include = str(Path(include_path).expanduser().resolve()) if include_path else None
+    own = task_yamls(include) if include else {}
+    tm = task_manager(names, include)
     directory = Path(data_dir).expanduser() if data_dir else None
     if directory is not None and not directory.is_dir():
         raise QConsoleError(f"benchmark data directory not found: {directory}")
@@ -251,6 +248,10 @@ def resolve_benchmarks(
             k = shots.get(leaf, shots.get(name))
             if leaf in unknown:
                 unknown.remove(leaf)
+            if leaf in own:
+                config: dict[str, Any] | None = absolute_data_files(cfg, own[leaf])
+            else:
+                config = local_config(cfg, directory) if directory is not None else None
             out.append(BenchmarkTask(
                 suite=name,
                 task=leaf,
@@ -258,7 +259,7 @@ def resolve_benchmarks(
                 metric=metric,
                 filter=filt,
                 num_fewshot=k,
-                config=local_config(cfg, directory) if directory is not None else None,
+                config=config,
             ))
     if unknown:
         raise QConsoleError(f"--fewshot names a task not being run: {', '.join(unknown)}")
@@ -266,11 +267,15 @@ def resolve_benchmarks(
 
 
 def build_tasks(tasks: Iterable[BenchmarkTask]) -> dict[str, Any]:
-    """Fresh lm-eval Task objects by leaf name (a Task holds per-run state: build per pass)."""
+    """Fresh lm-eval Task objects by leaf name (a Task holds per-run state: build per pass).
+
+    Tasks with a full config (local data, the user's folder, a multiple-choice file) are
+    built from it; only stock hub tasks need the TaskManager's index."""
     tasks = list(tasks)
     if not tasks:
         return {}
-    tm = task_manager(tuple(dict.fromkeys(t.suite for t in tasks)))
+    hub = tuple(dict.fromkeys(t.suite for t in tasks if t.config is None))
+    tm = task_manager(hub) if hub else task_manager(("arc_challenge",))
     specs = [dict(t.config) if t.config is not None else t.task for t in tasks]
     try:
         loaded = tm.load(specs)["tasks"]
@@ -289,6 +294,21 @@ def build_tasks(tasks: Iterable[BenchmarkTask]) -> dict[str, Any]:
 
 
 # -- running and reading ------------------------------------------------------------------------
+
+
+def llama_lm(engine: Any, *, max_gen_toks: int | None = None, progress: Any = None,
+             cancel: Any = None, cache: Any = None, pool: Any = None) -> Any:
+    """An lm-eval ``LM`` evaluating whatever adapter ``engine`` (a LlamaEngine) has set;
+    ``cache`` (a BaseCache, base side only) and ``pool`` (makes an EnginePool) as in
+    qconsole.evaluation.lm_eval_model.
+
+    The one place that imports qconsole's lm-eval model class (and so lm-eval itself), lazily.
+    """
+    from qconsole.evaluation.lm_eval_model import LlamaCppLM
+    from qconsole.inference.llama_engine import DEFAULT_MAX_GEN_TOKS
+
+    return LlamaCppLM(engine, max_gen_toks=max_gen_toks or DEFAULT_MAX_GEN_TOKS,
+                      progress=progress, cancel=cancel, cache=cache, pool=pool)
 
 
 def count_items(built: Mapping[str, Any], limit: int | None) -> dict[str, int]:

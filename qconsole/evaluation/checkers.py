@@ -15,7 +15,12 @@ Kinds (``Checker.kind``):
   answer is (B)"), from a reply that starts with a letter ("B) ..." / "(B)" / "B."), from a
   reply that is exactly one option text, or from the one option text (``choices``, in letter
   order) the cued answer names. A reply without a cue that merely mentions options picks none.
+- ``boolean``: a yes/no answer (``answer`` is "yes" or "no"; "true"/"false" read as yes/no).
 - ``gym``: delegates to reasoning-gym's own scorer (see ``gym_suites``); full credit only.
+
+This module only reads answers out of text; scoring a reply (both readings, strict and flexible,
+per kind) is ``qconsole.evaluation.readings``, which is also where the gym scorer is called, so
+that this leaf module imports no other evaluation module (no import circle through gym_suites).
 """
 
 from __future__ import annotations
@@ -26,9 +31,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Protocol
 
-from qconsole.errors import QConsoleError
-
-CHECKER_KINDS: tuple[str, ...] = ("exact", "numeric", "regex", "choice", "gym")
+CHECKER_KINDS: tuple[str, ...] = ("exact", "numeric", "regex", "choice", "boolean", "gym")
 DEFAULT_TOLERANCE = 1e-6
 
 
@@ -37,7 +40,7 @@ class Checker:
     """How one item is scored; only the fields of its ``kind`` are used."""
 
     kind: str
-    answer: str | None = None  # exact / numeric (as text) / choice (a letter)
+    answer: str | None = None  # exact / numeric (as text) / choice (a letter) / boolean (yes|no)
     tolerance: float = DEFAULT_TOLERANCE  # numeric
     pattern: str | None = None  # regex
     ignore_case: bool = False  # regex; gym (case-insensitive match of the oracle answer)
@@ -84,7 +87,7 @@ class Checkable(Protocol):
 _CUE = re.compile(r"\banswer\s*(?:is\b\s*:?|:)", re.IGNORECASE)
 _WRAPPERS = "*_`\"'“”‘’$ \t"
 _NUMBER = re.compile(
-    r"(?<![\w.])(?P<sign>[-−+]?)(?P<int>\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(?:/(?P<den>\d+)(?![\d.]))?"
+    r"(?<![\w.])(?P<sign>[-−+]?)(?P<int>\d+(?:,\d{3})*(?:\.\d+)?|\.\d+)(?:/(?P<den>\d+)(?!\d|\.\d))?"
 )
 
 
@@ -142,24 +145,105 @@ def _to_fraction(m: re.Match[str]) -> Fraction | None:
     return -value if m.group("sign") in ("-", "−") else value
 
 
+def first_number(text: str) -> Fraction | None:
+    """The first number in ``text``, or None."""
+    for m in _NUMBER.finditer(text):
+        value = _to_fraction(m)
+        if value is not None:
+            return value
+    return None
+
+
 def extract_number(reply: str) -> Fraction | None:
     """First number after the last answer cue, else the last number in the reply."""
     seg = cued_segment(reply)
-    if seg is not None:
-        for m in _NUMBER.finditer(seg):
-            value = _to_fraction(m)
-            if value is not None:
-                return value
+    if seg is not None and (value := first_number(seg)) is not None:
+        return value
     found = [v for m in _NUMBER.finditer(reply) if (v := _to_fraction(m)) is not None]
     return found[-1] if found else None
 
 
 _LETTER_AT_START = re.compile(r"^\(?([A-Z])(?:\)|[.:]|$|\s*$)")
 _LETTER_IN_CUE = re.compile(r"^\(?([A-Z])\)?(?=$|[\s.,:;)\]])")
+_OPTION_LINE = re.compile(r"^\s*[*_`]*\(?([A-Z])[).:][*_`]*\s+\S")
+
+
+def without_option_echo(reply: str) -> str:
+    """The reply without an echoed list of options.
+
+    A base model often repeats the options (``A) Yes`` / ``B) No``) instead of answering; two or
+    more lines that start with an option label are such an echo and are removed, so that the
+    first label of the list is not read as a choice. A single labelled line (``B) No``) stays:
+    that is an answer.
+    """
+    lines = reply.split("\n")
+    labelled = [i for i, line in enumerate(lines) if _OPTION_LINE.match(line)]
+    if len(labelled) < 2:
+        return reply
+    drop = set(labelled)
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def answer_line(reply: str) -> str | None:
+    """The line that holds the answer: the text after the last cue, else the first non-empty
+    line. Base models answer first and then ramble or continue as the user."""
+    seg = cued_segment(reply)
+    if seg is not None:
+        return seg
+    for line in reply.split("\n"):
+        if line.strip():
+            return line.strip()
+    return None
+
+
+def final_number(text: str) -> tuple[Fraction, str] | None:
+    """The last number in ``text`` and how it was written, or None."""
+    found = [(v, m.group(0)) for m in _NUMBER.finditer(text)
+             if (v := _to_fraction(m)) is not None]
+    return found[-1] if found else None
+
+
+_YES_NO = re.compile(r"(?<![\w'])(yes|no|true|false)(?![\w'])", re.IGNORECASE)
+_YES_NO_OFFER = re.compile(r"(?<!\w)(yes|no|true|false)\s*(?:/|or|,)\s*(yes|no|true|false)(?!\w)",
+                           re.IGNORECASE)
+
+
+def yes_no(word: str) -> str | None:
+    """"yes"/"no" for yes, no, true, false (any case); None otherwise."""
+    w = word.strip().casefold()
+    return {"yes": "yes", "true": "yes", "no": "no", "false": "no"}.get(w)
+
+
+def first_yes_no(text: str) -> str | None:
+    """The first yes/no (or true/false) word of ``text``, skipping an echoed "Yes or No"."""
+    text = _YES_NO_OFFER.sub(" ", text)
+    m = _YES_NO.search(text)
+    return yes_no(m.group(1)) if m else None
+
+
+def _letter_of(text: str, choices: tuple[str, ...]) -> str | None:
+    """The option whose text ``text`` names, exactly one, or None (an option contained in
+    another, "red" in "dark red", does not count on its own)."""
+    options = [normalise_text(c) for c in choices]
+    target = normalise_text(text)
+    for i, opt in enumerate(options):
+        if target == opt:
+            return chr(ord("A") + i)
+    hits = {i for i, opt in enumerate(options) if opt and re.search(
+        r"(?<!\w)" + re.escape(opt) + r"(?!\w)", target)}
+    hits = {i for i in hits if not any(j != i and options[i] in options[j] for j in hits)}
+    return chr(ord("A") + hits.pop()) if len(hits) == 1 else None
 
 
 def extract_choice(reply: str, choices: tuple[str, ...] = ()) -> str | None:
-    """The option letter a reply picks, or None when it picks none or several."""
+    """The option letter a reply picks in the probe's own format (strict), or None.
+
+    From the cue ("The answer is (B)", or the one option text the cued answer names), from a
+    reply that opens with a letter ("B) ..." / "(B)" / "B."), or from a reply that is exactly
+    one option text. An echoed list of options is no answer (:func:`without_option_echo`);
+    without a cue, a reply that merely mentions an option has not chosen it.
+    """
+    reply = without_option_echo(reply)
     valid = {chr(ord("A") + i) for i in range(len(choices))} if choices else None
     seg = cued_segment(reply)
     text = clean_answer(seg) if seg is not None else reply.strip()
@@ -172,57 +256,54 @@ def extract_choice(reply: str, choices: tuple[str, ...] = ()) -> str | None:
         return letter
     if not choices:
         return None
-    target = normalise_text(final_answer(reply) or text)
-    options = [normalise_text(c) for c in choices]
-    for i, opt in enumerate(options):
-        if target == opt:
-            return chr(ord("A") + i)
+    target = final_answer(reply) or text
     if seg is None:
-        return None  # without a cue, a reply that mentions an option has not chosen it
-    hits = {i for i, opt in enumerate(options) if opt and re.search(
-        r"(?<!\w)" + re.escape(opt) + r"(?!\w)", target)}
-    # An option contained in another (e.g. "red" in "dark red") does not count on its own.
-    hits = {i for i in hits if not any(j != i and options[i] in options[j] for j in hits)}
-    return chr(ord("A") + hits.pop()) if len(hits) == 1 else None
+        # without a cue only a reply that is exactly one option text has chosen it
+        options = [normalise_text(c) for c in choices]
+        t = normalise_text(target)
+        return chr(ord("A") + options.index(t)) if t in options else None
+    return _letter_of(target, choices)
 
 
-# ---------------------------------------------------------------------------------------------
-# Checking
+def extract_choice_flexible(reply: str, choices: tuple[str, ...] = ()) -> str | None:
+    """The strict choice, else the answer line read loosely: a letter that opens it, or the
+    one option text it names ("The argument is valid."). Echoed option lists are no answer."""
+    strict = extract_choice(reply, choices)
+    if strict is not None:
+        return strict
+    line = answer_line(without_option_echo(reply))
+    if line is None:
+        return None
+    valid = {chr(ord("A") + i) for i in range(len(choices))} if choices else None
+    m = re.match(r"^\(?([A-Z])(?:\)|[.:,]|\s*$)", clean_answer(line).lstrip("*_` "))
+    if m and (valid is None or m.group(1) in valid):
+        return m.group(1)
+    return _letter_of(line, choices) if choices else None
 
 
-def check_with(checker: Checker, reply: str) -> bool:
-    """Score ``reply`` with ``checker``; True only for a full-credit answer."""
-    kind = checker.kind
-    if kind == "exact":
-        assert checker.answer is not None
-        want = normalise_text(checker.answer)
-        cued = final_answer(reply)
-        return (cued is not None and normalise_text(cued) == want) or normalise_text(reply) == want
-    if kind == "numeric":
-        assert checker.answer is not None
-        want_num = parse_number(checker.answer)
-        if want_num is None:
-            raise QConsoleError(f"numeric checker has a non-numeric answer {checker.answer!r}")
-        got = extract_number(reply)
-        return got is not None and abs(float(got - want_num)) <= checker.tolerance
-    if kind == "regex":
-        assert checker.pattern is not None
-        flags = re.IGNORECASE if checker.ignore_case else 0
-        return re.search(checker.pattern, reply, flags) is not None
-    if kind == "choice":
-        assert checker.answer is not None
-        return extract_choice(reply, checker.choices) == checker.answer
-    if kind == "gym":
-        from qconsole.evaluation.gym_suites import score_gym_reply
-
-        return score_gym_reply(checker, reply)
-    raise QConsoleError(f"unknown checker kind {kind!r}; use one of {', '.join(CHECKER_KINDS)}")
+_PROMPT_OPTION = re.compile(r"(?:^|(?<=\s))\(?([A-Z])\)\s*|^\s*([A-Z])[.:]\s+", re.MULTILINE)
 
 
-def check(item: Checkable, reply_text: str) -> bool:
-    """Score a reply to a probe item. Items with only a judge rubric cannot be checked here."""
-    if item.checker is None:
-        raise QConsoleError(
-            f"item {getattr(item, 'id', '?')!r} has no automatic checker (judge rubric only)"
-        )
-    return check_with(item.checker, reply_text)
+def options_from_prompt(prompt: str) -> tuple[str, ...]:
+    """Option texts listed in a prompt as ``A) ...`` (one per line or inline) or ``A. ...``
+    lines, in letter order from A; () when the prompt lists no such options."""
+    marks = [(m.group(1) or m.group(2), m.start(), m.end())
+             for m in _PROMPT_OPTION.finditer(prompt)]
+    start = next((k for k, (letter, _, _) in enumerate(marks) if letter == "A"), None)
+    if start is None:
+        return ()
+    chosen = []
+    for letter, s, e in marks[start:]:
+        if letter != chr(ord("A") + len(chosen)):
+            break
+        chosen.append((s, e))
+    if len(chosen) < 2:
+        return ()
+    texts = []
+    for k, (_, e) in enumerate(chosen):
+        end = chosen[k + 1][0] if k + 1 < len(chosen) else len(prompt)
+        text = prompt[e:end].split("\n", 1)[0].strip()
+        if not text:
+            return ()
+        texts.append(text)
+    return tuple(texts)

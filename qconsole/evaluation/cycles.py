@@ -21,6 +21,10 @@ Mapping of GEM onto qconsole:
 - A missing measurement (topic not evaluated in a needed cycle) drops that topic from that
   metric; each metric reports which topics it used, and is None when it used none.
 
+Readings: generated items carry two readings (qconsole.evaluation.readings); the matrix is built
+under one of them, ``reading="flexible"`` (the headline) by default or ``"strict"``. Items that
+repeat a training correction (``meta["leak"]``) are left out, as in every results row.
+
 Forgetting panel: see :func:`forgetting_check` for the exact rule.
 """
 
@@ -78,11 +82,17 @@ class GemMetrics:
     fwt_topics: tuple[str, ...]
 
 
-def accuracy_matrix(cycles: Sequence[CycleResults]) -> AccuracyMatrix:
-    """Build R and B from per-item results; items without a topic are ignored."""
+def accuracy_matrix(cycles: Sequence[CycleResults], reading: str = "flexible") -> AccuracyMatrix:
+    """Build R and B from per-item results under ``reading``; items without a topic, and
+    leaked items, are ignored."""
+    from qconsole.evaluation.readings import by_reading
+
     if not cycles:
         raise ValueError("no cycles")
-    ordered = sorted(cycles, key=lambda c: c.cycle)
+    ordered = [CycleResults.of(c.cycle, c.trained_topics,
+                               by_reading([r for r in c.items if not r.meta.get("leak")],
+                                          reading))
+               for c in sorted(cycles, key=lambda c: c.cycle)]
     numbers = [c.cycle for c in ordered]
     if len(set(numbers)) != len(numbers):
         raise ValueError(f"duplicate cycle numbers: {numbers}")
@@ -108,10 +118,10 @@ def accuracy_matrix(cycles: Sequence[CycleResults]) -> AccuracyMatrix:
         for r in c.items:
             if r.topic is None:
                 continue
-            t = tally.setdefault(r.topic, [0, 0, 0])
-            t[0] += 1
-            t[1] += r.adapter_correct
-            t[2] += r.base_correct
+            counts = tally.setdefault(r.topic, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += r.adapter_correct
+            counts[2] += r.base_correct
         adapter_rows.append(tuple(tally[t][1] / tally[t][0] if t in tally else None
                                   for t in topics))
         base_rows.append(tuple(tally[t][2] / tally[t][0] if t in tally else None for t in topics))

@@ -40,7 +40,7 @@ from fractions import Fraction
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.checkers import Checker, clean_answer, cued_segment
+from qconsole.evaluation.checkers import Checker
 from qconsole.evaluation.probes import ProbeItem, ProbeSet
 from qconsole.evaluation.results import DISTANCES
 
@@ -63,11 +63,43 @@ PRESETS: dict[str, dict[str, Any]] = {
         "family": "basic_arithmetic", "topic": "arithmetic",
         "config": {"min_terms": 2, "max_terms": 4, "min_digits": 1, "max_digits": 2},
     },
-    "syllogism": {"family": "syllogism", "topic": "deduction", "ignore_case": True},
-    "propositional_logic": {"family": "propositional_logic", "topic": "deduction"},
-    "knights_knaves": {"family": "knights_knaves", "topic": "deduction"},
+    # Logic families (symbolic inference); difficulty in PRESET_NOTES.
+    "syllogism": {"family": "syllogism", "topic": "deduction", "ignore_case": True,
+                  "config": {"invalid_ratio": 0.3, "inversion_probability": 0.3}},
+    "propositional_logic": {
+        "family": "propositional_logic", "topic": "deduction",
+        "config": {"min_vars": 2, "max_vars": 4, "min_statements": 2, "max_statements": 4,
+                   "min_complexity": 1, "max_complexity": 3},
+    },
+    "knights_knaves": {
+        "family": "knights_knaves", "topic": "deduction",
+        "config": {"n_people": 2, "depth_constraint": 2, "width_constraint": 2},
+    },
+    "knights_knaves_3": {
+        "family": "knights_knaves", "topic": "deduction",
+        "config": {"n_people": 3, "depth_constraint": 2, "width_constraint": 2},
+    },
     "family_relationships": {"family": "family_relationships", "topic": "relations",
                              "ignore_case": True},
+}
+
+
+# What each preset asks and how hard it is, measured with qconsole's label checks (no model):
+PRESET_NOTES: dict[str, str] = {
+    "chain_sum": "2-4 one-digit terms, + and -, left to right; answers about -20..30",
+    "chain_sum_2digit": "2-4 two-digit terms: the same procedure with harder numbers",
+    "basic_arithmetic": "2-4 terms of up to 2 digits, + - * / with precedence; mislabelled "
+                        "items dropped",
+    "syllogism": "two quantified premises, does a conclusion follow? Yes/No. 30% invalid, 30% "
+                 "inverted conclusions: 77 of 100 answers are Yes (seed 5000), so always "
+                 "saying Yes scores 77% (the constant-answer baseline shown beside it)",
+    "propositional_logic": "2-4 premises over 2-4 variables, formula depth 1-3; the reply must "
+                           "state a formula the premises entail (open answer). About a quarter "
+                           "of generated items have contradictory premises and are dropped",
+    "knights_knaves": "2 islanders, statements of depth 2: name who tells the truth; 4 possible "
+                      "assignments, the commonest about 7% of items (names vary)",
+    "knights_knaves_3": "3 islanders, 8 possible assignments: harder than knights_knaves",
+    "family_relationships": "kinship questions; in-law items dropped (wrong labels upstream)",
 }
 
 
@@ -264,8 +296,62 @@ def _premises_satisfiable(meta: Mapping[str, Any]) -> bool:
 # Building and scoring
 
 
-def build_gym_suite(cfg: GymSuiteConfig) -> ProbeSet:
-    """Generate ``cfg.size`` probe items (skipping untrustworthy labels) deterministically."""
+FEWSHOT_SEED_OFFSET = 1_000_000
+
+
+def worked_answer(family: str, entry: Mapping[str, Any]) -> str | None:
+    """An exemplar reply for a generated item: the worked steps of a chain sum ("4 - 3 = 1,
+    1 - 4 = -3. The answer is -3."), else the answer in the cue format; None without one."""
+    meta = entry.get("metadata") or {}
+    answer = entry.get("answer")
+    if not isinstance(answer, str):
+        answer = meta.get("example_answer")
+    if not isinstance(answer, str) or not answer.strip():
+        return None
+    expression = str(meta.get("expression") or "")
+    toks = expression.split()
+    if family == "chain_sum" and len(toks) >= 3 and len(toks) % 2 == 1:
+        try:
+            acc = int(toks[0])
+            steps = []
+            for op, num in zip(toks[1::2], toks[2::2], strict=True):
+                new = acc + int(num) if op == "+" else acc - int(num)
+                steps.append(f"{acc} {op} {num} = {new}")
+                acc = new
+            if str(acc) == answer.strip():
+                return f"{', '.join(steps)}. The answer is {acc}."
+        except ValueError:
+            pass
+    return f"The answer is {answer.strip()}."
+
+
+def gym_exemplars(cfg: GymSuiteConfig, k: int, *, avoid: set[str] | None = None
+                  ) -> tuple[tuple[str, str], ...]:
+    """k worked exemplars of the suite's family and options, generated from seed
+    ``cfg.seed + FEWSHOT_SEED_OFFSET`` (disjoint from the test items' seeds ``cfg.seed + i``,
+    and far from the small seeds training data is usually drawn with); questions in ``avoid``
+    (the test's own) and untrustworthy labels are skipped."""
+    if k <= 0:
+        return ()
+    config_json = _config_json(cfg.config)
+    seed = cfg.seed + FEWSHOT_SEED_OFFSET
+    size = 4 * k + 20
+    out: list[tuple[str, str]] = []
+    for index in range(size):
+        entry = _entry(cfg.family, seed, size, config_json, index)
+        reply = worked_answer(cfg.family, entry)
+        if (reply is None or not label_is_trustworthy(cfg.family, entry)
+                or entry["question"] in (avoid or set())):
+            continue
+        out.append((f"{entry['question'].rstrip()}\n\n{cfg.instruction}".strip(), reply))
+        if len(out) == k:
+            return tuple(out)
+    raise QConsoleError(f"gym suite {cfg.suite!r}: could not generate {k} few-shot exemplars")
+
+
+def build_gym_suite(cfg: GymSuiteConfig, *, exemplars: int = 0) -> ProbeSet:
+    """Generate ``cfg.size`` probe items (skipping untrustworthy labels) deterministically,
+    and ``exemplars`` worked few-shot exemplars from a disjoint seed (:func:`gym_exemplars`)."""
     config_json = _config_json(cfg.config)
     generated = cfg.size * 3 + 20  # room for the items the label checks drop
     items: list[ProbeItem] = []
@@ -294,64 +380,60 @@ def build_gym_suite(cfg: GymSuiteConfig) -> ProbeSet:
             distance=cfg.distance,
             cluster=None,
             meta={"family": cfg.family, "seed": cfg.seed, "index": index,
-                  "rng_key": cfg.seed + index, "question": entry["question"]},
+                  "rng_key": cfg.seed + index, "question": entry["question"],
+                  **_identity(entry)},
         ))
     if len(items) < cfg.size:
         raise QConsoleError(
             f"gym suite {cfg.suite!r}: only {len(items)} of {cfg.size} {cfg.family} items have "
             f"trustworthy labels; change its options"
         )
+    shots = gym_exemplars(cfg, exemplars, avoid={str(i.meta["question"]) for i in items})
     return ProbeSet(
         suite=cfg.suite,
         items=tuple(items),
         source=f"reasoning-gym:{cfg.family}",
         description=f"reasoning-gym {cfg.family}, seed {cfg.seed}, {cfg.size} items",
         meta={"family": cfg.family, "seed": cfg.seed, "config": json.loads(config_json),
-              "dropped": dropped},
+              "dropped": dropped,
+              **({"fewshot_seed": cfg.seed + FEWSHOT_SEED_OFFSET} if exemplars else {})},
+        exemplars=shots,
     )
 
 
-def answer_candidates(reply: str) -> list[str]:
-    """Readings of the reply's final answer to offer the scorer, most literal first.
-
-    The cued answer ("The answer is X.") when there is one, else the last non-empty line;
-    cleaned of markdown/quotes/closing period, whole and cut at its first sentence end. Raw
-    text is never offered: some scorers give stray punctuation credit.
-    """
-    seg = cued_segment(reply)
-    if seg is None:
-        lines = [line.strip() for line in reply.strip().splitlines() if line.strip()]
-        if not lines:
-            return []
-        seg = lines[-1]
-    first_sentence = seg
-    for i, ch in enumerate(seg):
-        if ch in ".!?" and (i + 1 == len(seg) or seg[i + 1].isspace()) and i > 0:
-            first_sentence = seg[:i]
-            break
-    out: list[str] = []
-    for c in (clean_answer(seg), clean_answer(first_sentence)):
-        if c and c not in out:
-            out.append(c)
-    return out
+def _identity(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """What the generator says the item is (its ``expression``), for the leakage check."""
+    expression = (entry.get("metadata") or {}).get("expression")
+    return {"expression": str(expression)} if expression else {}
 
 
-def score_gym_reply(checker: Checker, reply: str) -> bool:
-    """True when reasoning-gym gives the reply's final answer full credit."""
+def _gym_key(checker: Checker) -> tuple[tuple[str, int, int, str], int]:
     g = checker.gym
     try:
         key = (g["family"], int(g["seed"]), int(g["size"]), _config_json(g.get("config", {})))
-        index = int(g["index"])
+        return key, int(g["index"])
     except (KeyError, TypeError, ValueError) as e:
         raise QConsoleError(f"malformed gym checker: {dict(g)!r}") from e
+
+
+def gym_oracle(checker: Checker) -> str | None:
+    """The reference answer reasoning-gym generated for the item (None for families that
+    score by rule, e.g. propositional_logic)."""
+    key, index = _gym_key(checker)
+    oracle = _entry(*key, index).get("answer")
+    return oracle if isinstance(oracle, str) else None
+
+
+def score_gym_answer(checker: Checker, answer: str) -> bool:
+    """True when reasoning-gym gives ``answer`` (an answer already read out of a reply, see
+    qconsole.evaluation.readings) full credit; ``ignore_case`` accepts the oracle in any case."""
+    key, index = _gym_key(checker)
     entry = _entry(*key, index)
-    ds = _dataset(*key)
     oracle = entry.get("answer")
-    candidates = answer_candidates(reply)
     if (checker.ignore_case and isinstance(oracle, str)
-            and any(c.casefold() == oracle.strip().casefold() for c in candidates)):
+            and answer.casefold() == oracle.strip().casefold()):
         return True
-    return any(_score(ds, c, entry) >= 1.0 - 1e-9 for c in candidates)
+    return _score(_dataset(*key), answer, entry) >= 1.0 - 1e-9
 
 
 def _score(ds: Any, answer: str, entry: Mapping[str, Any]) -> float:

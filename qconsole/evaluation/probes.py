@@ -21,15 +21,22 @@ with file-level defaults and ``items``::
         tolerance: 0.001           # numeric only, absolute, default 1e-6
       - prompt: "Is a description a judgement? Answer yes or no."
         answer: "no"               # checker defaults to exact when only answer is given
+      - prompt: "Is 7 prime?"
+        checker: boolean           # yes/no (true/false read as yes/no)
+        answer: "yes"
       - prompt: "Name a prime above 10."
         pattern: "\\b(11|13|17|19|23)\\b"   # checker defaults to regex; ignore_case: true
       - prompt: "Which is a fruit? A) carrot B) apple"
         checker: choice
-        choices: [carrot, apple]   # optional option texts, in letter order
+        choices: [carrot, apple]   # option texts in letter order; default: the prompt's own
+                                   # "A) ..." / "A. ..." options
         answer: B                  # a letter, or one of the option texts
         cluster: fruit-template    # items sharing a cluster are not independent
       - prompt: "What is honesty?"
         judge: "A definition, not a quotation."   # judge-only: stored, not checked here
+
+Few-shot: a YAML file may add ``exemplars:``, a list of ``{prompt, reply}`` worked items; a
+suite run with ``num_fewshot: k`` shows the first k as earlier turns before every item.
 
 JSONL (``.jsonl``): one item object per line, the same item keys; blank lines are skipped.
 
@@ -51,18 +58,25 @@ from typing import Any
 import yaml
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.checkers import DEFAULT_TOLERANCE, Checker, parse_number
+from qconsole.evaluation.checkers import (
+    DEFAULT_TOLERANCE,
+    Checker,
+    options_from_prompt,
+    parse_number,
+    yes_no,
+)
 from qconsole.evaluation.results import DISTANCES
 
 ITEM_KEYS = ("id", "prompt", "topic", "distance", "cluster", "checker", "answer", "tolerance",
              "pattern", "ignore_case", "choices", "judge")
-FILE_KEYS = ("suite", "description", "topic", "distance", "judge", "items")
-USER_CHECKERS = ("exact", "numeric", "regex", "choice")
+FILE_KEYS = ("suite", "description", "topic", "distance", "judge", "items", "exemplars")
+USER_CHECKERS = ("exact", "numeric", "regex", "choice", "boolean")
 _KIND_KEYS = {  # checker-specific keys each kind accepts
     "exact": {"answer"},
     "numeric": {"answer", "tolerance"},
     "regex": {"pattern", "ignore_case", "answer"},
     "choice": {"answer", "choices"},
+    "boolean": {"answer"},
 }
 
 
@@ -123,11 +137,15 @@ class ProbeItem:
 
 @dataclass(frozen=True)
 class ProbeSet:
+    """A suite's items; ``exemplars`` are worked (prompt, reply) pairs for few-shot prompts,
+    from the file's ``exemplars:`` or, for gym suites, generated from a disjoint seed."""
+
     suite: str
     items: tuple[ProbeItem, ...]
     source: str | None = None
     description: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    exemplars: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -140,12 +158,12 @@ class ProbeSet:
 def load_probe_file(path: str | os.PathLike[str], *, suite: str | None = None) -> ProbeSet:
     """Load and validate one probe file (.yaml, .yml, .json or .jsonl)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
+    from qconsole.safe_files import YAML_MAX_BYTES, read_text_bounded
+
+    try:  # a regular file of bounded size (a FIFO or /dev/zero is refused, not read forever)
+        text = read_text_bounded(path, max_bytes=YAML_MAX_BYTES, what="probe file")
     except OSError as e:
         raise QConsoleError(f"cannot read probe file {path}: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise QConsoleError(f"{path}: not UTF-8 text ({e.reason})") from e
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         fmt = "jsonl"
@@ -165,6 +183,7 @@ def parse_probe_text(
     The suite name is ``suite`` when given, else the file's ``suite:`` key, else
     ``default_suite`` (the file name without extension when loading a file).
     """
+    defaults: dict[str, Any]
     if fmt == "jsonl":
         raw_items, defaults, description = _read_jsonl(text, source), {}, None
     elif fmt == "yaml":
@@ -173,6 +192,7 @@ def parse_probe_text(
         raise ValueError(f"unknown probe format {fmt!r}")
     suite = suite or defaults.pop("suite", None) or default_suite
     defaults.pop("suite", None)
+    exemplars = defaults.pop("exemplars", ())
     if not raw_items:
         raise QConsoleError(f"{source}: no items")
     items: list[ProbeItem] = []
@@ -184,7 +204,19 @@ def parse_probe_text(
             raise QConsoleError(f"{item.source}: duplicate {what}; first at {seen[item.id]}")
         seen[item.id] = item.source or source
         items.append(item)
-    return ProbeSet(suite=suite, items=tuple(items), source=source, description=description)
+    return ProbeSet(suite=suite, items=tuple(items), source=source, description=description,
+                    exemplars=exemplars)
+
+
+def _exemplars(value: Any, source: str, line: int) -> tuple[tuple[str, str], ...]:
+    """``exemplars:``: worked items (``prompt`` and ``reply``) a suite may show as few-shot
+    turns before each item; they are never scored."""
+    if not isinstance(value, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("prompt"), str) and isinstance(
+                e.get("reply"), str) and set(e) <= {"prompt", "reply"} for e in value):
+        raise QConsoleError(f"{source}:{line}: 'exemplars' must be a list of items with a "
+                            "'prompt' and a 'reply'")
+    return tuple((e["prompt"], e["reply"]) for e in value)
 
 
 _Lines = dict[str, int]  # key -> line, plus "" -> the item's own line
@@ -219,6 +251,9 @@ def _read_yaml(
         raise QConsoleError(f"{where}: YAML syntax error: {problem}") from e
     if root is None:
         raise QConsoleError(f"{source}: the file is empty")
+    from qconsole.safe_files import check_yaml_expansion
+
+    check_yaml_expansion(root, source)  # before _plain walks it: no alias bombs
     defaults: dict[str, Any] = {}
     description = None
     if isinstance(root, yaml.MappingNode):
@@ -232,6 +267,9 @@ def _read_yaml(
                 )
             if key == "items":
                 items_node = value_node
+            elif key == "exemplars":
+                defaults["exemplars"] = _exemplars(_plain(value_node, source), source,
+                                                   key_node.start_mark.line + 1)
             else:
                 value = _plain(value_node, source)
                 if value is not None and not isinstance(value, str):
@@ -317,7 +355,7 @@ def _build_item(
         raise fail(f"'distance' must be one of {', '.join(DISTANCES)}, got {distance!r}",
                    "distance")
     judge = text("judge", default=defaults.get("judge"))
-    checker = _build_checker(raw, text, fail, has_judge=judge is not None)
+    checker = _build_checker(raw, text, fail, has_judge=judge is not None, prompt=prompt)
     item_id = text("id") or f"{suite}:{hashlib.sha1(prompt.encode()).hexdigest()[:10]}"
     return ProbeItem(
         id=item_id,
@@ -338,6 +376,7 @@ def _build_checker(
     fail: Callable[..., QConsoleError],
     *,
     has_judge: bool,
+    prompt: str = "",
 ) -> Checker | None:
     kind = text("checker")
     if kind is None:
@@ -363,6 +402,12 @@ def _build_checker(
         if answer is None:
             raise fail("the exact checker needs an 'answer'")
         return Checker("exact", answer=answer.strip())
+
+    if kind == "boolean":
+        answer = text("answer")
+        if answer is None or yes_no(answer) is None:
+            raise fail(f"the boolean checker needs 'answer' yes or no, got {answer!r}", "answer")
+        return Checker("boolean", answer=yes_no(answer))
 
     if kind == "numeric":
         answer = text("answer")
@@ -400,6 +445,12 @@ def _build_checker(
     ):
         raise fail("'choices' must be a list of option texts", "choices")
     choices = tuple(str(c).strip() for c in choices_raw)
+    if not choices:  # the prompt's own options, where they fit the answer
+        listed = options_from_prompt(prompt)
+        a = (text("answer") or "").strip()
+        fits = (re.fullmatch(r"\(?[A-Za-z]\)?", a) and ord(a.strip("()").upper()) - ord("A")
+                < len(listed)) or a.casefold() in (c.casefold() for c in listed)
+        choices = listed if fits else ()
     if choices and len(choices) < 2:
         raise fail("'choices' needs at least two options", "choices")
     if len(choices) > 26:

@@ -16,15 +16,17 @@ import base64
 import html
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.stats import PairedComparison, compare_by
+from qconsole.evaluation.readings import FORMAT_GAP_LABEL
+from qconsole.evaluation.stats import PairedComparison
 from qconsole.evaluation.store import StoredRun, stored_cycles
 from qconsole.evaluation.suites import IN_DOMAIN_SIMILARITY, SIMILARITY_LABEL
+from qconsole.text_safety import safe_text
 
 FORGETTING_ROW = "forgetting panel"
 
@@ -39,6 +41,8 @@ class RunSummary:
     run: StoredRun
     rows: list[PairedComparison]
     forgetting: Any | None  # cycles.ForgettingCheck
+    leaks: list[str] = field(default_factory=list)  # one line per suite with leaked items
+    bleed: Any | None = None  # bleed.FormatBleed
 
     @property
     def partial(self) -> bool:
@@ -46,16 +50,21 @@ class RunSummary:
 
 
 def summarize(run: StoredRun) -> RunSummary:
+    """Rows under both readings (headline flexible), leaks left out and listed, the
+    forgetting panel and the format-bleed line, all from the stored per-item records."""
+    from qconsole.evaluation.bleed import format_bleed, unrelated_records
     from qconsole.evaluation.cycles import forgetting_check
+    from qconsole.evaluation.rows import is_leak, leak_lines, suite_rows
 
     items = run.items()
-    rows = compare_by(items, "suite") if items else []
-    panel = [r for r in items if r.meta.get("panel")]
+    rows = suite_rows(items)
+    panel = [r for r in items if r.meta.get("panel") and not is_leak(r)]
     forgetting = None
     if panel:
         threshold = float((run.manifest.get("settings") or {}).get("forgetting_threshold", 2.0))
         forgetting = forgetting_check(panel, threshold, suite=FORGETTING_ROW)
-    return RunSummary(run, rows, forgetting)
+    bleed = format_bleed(unrelated_records(items), run.manifest.get("format_shape") or ())
+    return RunSummary(run, rows, forgetting, leak_lines(items), bleed)
 
 
 def _pct(x: float) -> str:
@@ -77,6 +86,7 @@ def _p(p: float) -> str:
 
 def row_cells(c: PairedComparison) -> list[str]:
     f = c.flips
+    s = c.strict
     return [
         c.suite,
         str(c.n),
@@ -85,12 +95,16 @@ def row_cells(c: PairedComparison) -> list[str]:
         f"{100 * c.diff:+.1f} {_ci(c.diff_ci, signed=True)}",
         _p(c.p_value),
         f"+{f.fixed} / -{f.regressed}",
+        "-" if s is None else f"{_pct(s.base_acc)} -> {_pct(s.adapter_acc)} ({100 * s.diff:+.1f})",
+        "-" if c.format_gap is None else f"{100 * c.format_gap:+.1f}",
+        "-" if c.baseline is None else _pct(c.baseline),
         c.label,
     ]
 
 
 HEADERS = ["suite", "n", "base % [95% CI]", "adapter % [95% CI]", "diff pp [95% CI]",
-           "McNemar p", "flips fixed/regr.", "verdict"]
+           "McNemar p", "flips fixed/regr.", "strict base->adapter (diff)", "format gap pp",
+           "const. baseline %", "verdict"]
 
 
 def table_rows(summary: RunSummary) -> list[list[str]]:
@@ -105,14 +119,14 @@ def table_rows(summary: RunSummary) -> list[list[str]]:
 
 def format_table(summary: RunSummary) -> str:
     """The results table as aligned plain text (what ``qconsole eval`` prints)."""
-    rows = [HEADERS, *table_rows(summary)]
+    rows = [HEADERS, *([safe_text(c, inline=True) for c in r] for r in table_rows(summary))]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
     lines = []
     for k, r in enumerate(rows):
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
-    notes = _notes(summary)
+    notes = [safe_text(n) for n in _notes(summary)]
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
@@ -131,6 +145,20 @@ def _notes(summary: RunSummary) -> list[str]:
         notes.append(f"{IN_DOMAIN_SIMILARITY}: {SIMILARITY_LABEL}.")
     if any(c.clustered for c in summary.rows):
         notes.append("Intervals of suites with items sharing a dialogue are clustered.")
+    if any(c.strict is not None for c in summary.rows):
+        notes.append("Scores are the flexible reading (the answer read where a base model puts "
+                     "it); 'strict' needs the cue \"The answer is X.\" or the probe's own "
+                     f"format; format gap = {FORMAT_GAP_LABEL}.")
+    for c in summary.rows:
+        b = c.details.get("baseline")
+        if b:
+            from qconsole.evaluation.baselines import Baseline
+
+            notes.append(f"{c.suite}: constant-answer baseline: {Baseline.from_dict(b).describe()}"
+                         "; 'improved' needs the adapter above it.")
+    notes.extend(summary.leaks)
+    if summary.bleed is not None:
+        notes.append(summary.bleed.describe())
     notes.extend(f"warning: {w}" for w in run.manifest.get("warnings") or [])
     return notes
 
@@ -220,16 +248,18 @@ class _Doc:
     parts: list[str]
 
     def h(self, level: int, text: str) -> None:
+        text = safe_text(text, inline=True)
         if self.fmt == "md":
             self.parts.append(f"{'#' * level} {text}\n")
         else:
             self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
 
     def p(self, text: str) -> None:
+        text = safe_text(text)
         self.parts.append(f"{text}\n" if self.fmt == "md" else f"<p>{html.escape(text)}</p>")
 
     def bullets(self, lines: Iterable[str]) -> None:
-        lines = list(lines)
+        lines = [safe_text(line, inline=True) for line in lines]
         if not lines:
             return
         if self.fmt == "md":
@@ -239,6 +269,8 @@ class _Doc:
                               + "</ul>")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        headers = [safe_text(h, inline=True) for h in headers]
+        rows = [[safe_text(c, inline=True) for c in r] for r in rows]
         if self.fmt == "md":
             def esc(x: str) -> str:
                 return str(x).replace("|", "\\|").replace("\n", " ")
@@ -258,10 +290,11 @@ class _Doc:
             return
         if self.fmt == "md":
             self.images[name] = data
-            self.parts.append(f"![{alt}]({{files}}/{name})\n")
+            self.parts.append(f"![{safe_text(alt, inline=True)}]({{files}}/{name})\n")
         else:
             b64 = base64.b64encode(data).decode("ascii")
-            self.parts.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">')
+            alt = html.escape(safe_text(alt, inline=True))
+            self.parts.append(f'<img alt="{alt}" src="data:image/png;base64,{b64}">')
 
 
 def _flip_examples(run: StoredRun, limit: int = 3) -> list[str]:
@@ -298,17 +331,23 @@ def _cycles_section(doc: _Doc, runs: list[StoredRun]) -> None:
                                                f"n={matrix.counts[k][j]})")
         rows.append(cells)
     doc.table(headers, rows)
-    doc.p("* trained topic. Cells: adapter accuracy % after that cycle, the base on the same "
-          "items, and n.")
+    doc.p("* trained topic. Cells: adapter accuracy % after that cycle (flexible reading), the "
+          "base on the same items, and n; leaked items left out.")
 
     def fmt(x: float | None, topics: Sequence[str]) -> str:
         return "n/a (no topic qualifies)" if x is None else (
             f"{100 * x:+.1f} pp over {', '.join(topics)}")
+    strict = gem_metrics(accuracy_matrix(cycles, reading="strict"))
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    def pp(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:+.1f} pp"
     doc.bullets([
-        f"ACC (mean final accuracy): "
-        f"{'n/a' if gem.acc is None else f'{100 * gem.acc:.1f}%'}",
-        f"BWT (backward transfer): {fmt(gem.bwt, gem.bwt_topics)}",
-        f"FWT (forward transfer): {fmt(gem.fwt, gem.fwt_topics)}",
+        f"ACC (mean final accuracy): {pct(gem.acc)} (strict reading {pct(strict.acc)})",
+        f"BWT (backward transfer): {fmt(gem.bwt, gem.bwt_topics)} (strict {pp(strict.bwt)})",
+        f"FWT (forward transfer): {fmt(gem.fwt, gem.fwt_topics)} (strict {pp(strict.fwt)})",
     ])
     doc.image("cycles.png", cycles_chart(matrix), "accuracy over cycles")
 

@@ -19,13 +19,18 @@ noise. Every row therefore carries its interval, an exact test and the flip tabl
 - ``significant`` needs both p < 0.05 and a difference interval that excludes 0 (the clustered
   interval when clusters exist). With clustered items McNemar's independence assumption is too
   optimistic, so the interval is the guard.
+- Verdict: "improved" needs a significant gain *and*, on a suite with a closed answer set, the
+  adapter's accuracy above the constant-answer baseline (qconsole.evaluation.baselines); a
+  significant gain that does not beat always giving the majority answer is "not above
+  baseline".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from qconsole.evaluation.results import ItemResult
 
@@ -76,13 +81,34 @@ class PairedComparison:
     p_value: float
     flips: FlipTable
     significant: bool
+    baseline: float | None = None  # constant-answer baseline (closed answer sets only)
+    strict: PairedComparison | None = None  # the same items under the strict reading
+    details: Mapping[str, Any] = field(default_factory=dict)  # baseline, leaks (rows.py)
 
     @property
     def label(self) -> str:
-        """The verdict to print: improved / regressed when significant, else not significant."""
+        """The verdict: improved / regressed when significant (improved also needs the adapter
+        above the constant-answer baseline, when there is one), else not significant."""
         if not self.significant:
             return "not significant"
-        return "improved" if self.diff > 0 else "regressed"
+        if self.diff < 0:
+            return "regressed"
+        if self.baseline is not None and self.adapter_acc <= self.baseline:
+            return "not above baseline"
+        return "improved"
+
+    @property
+    def format_gap(self) -> float | None:
+        """Strict difference minus flexible difference: the part of the strict gain that is
+        the answer format being learned (None without a strict reading)."""
+        return None if self.strict is None else self.strict.diff - self.diff
+
+    def headline(self) -> dict[str, Any]:
+        """The few numbers of one reading, for ``strict`` / ``flexible`` in JSON."""
+        return {"n": self.n, "acc,base": self.base_acc, "acc,adapter": self.adapter_acc,
+                "acc_ci,base": list(self.base_ci), "acc_ci,adapter": list(self.adapter_ci),
+                "diff": self.diff, "diff_ci": list(self.diff_ci), "p_value": self.p_value,
+                "flips": asdict(self.flips), "label": self.label}
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -91,6 +117,10 @@ class PairedComparison:
         d["diff_ci"] = list(self.diff_ci)
         d["diff_ci_unclustered"] = list(self.diff_ci_unclustered)
         d["label"] = self.label
+        d["details"] = dict(self.details)
+        d["strict"] = self.strict.headline() if self.strict is not None else None
+        d["flexible"] = self.headline()
+        d["format_gap"] = self.format_gap
         return d
 
 
@@ -203,10 +233,12 @@ def _cluster_keys(items: Sequence[ItemResult]) -> list[Hashable]:
             for i, r in enumerate(items)]
 
 
-def compare(items: Iterable[ItemResult], suite: str | None = None) -> PairedComparison:
+def compare(items: Iterable[ItemResult], suite: str | None = None, *,
+            baseline: float | None = None) -> PairedComparison:
     """The paired comparison of base and adapter over ``items`` (one suite, or any pooled set).
 
     ``suite`` names the row; by default the items' common suite name (or "all" when mixed).
+    ``baseline`` is the constant-answer baseline the verdict must beat (see the module doc).
     """
     items = list(items)
     if not items:
@@ -246,6 +278,7 @@ def compare(items: Iterable[ItemResult], suite: str | None = None) -> PairedComp
         p_value=p,
         flips=flips,
         significant=p < ALPHA and excludes_zero,
+        baseline=baseline,
     )
 
 

@@ -27,6 +27,7 @@ in-domain items: the failure kinds of the corrections it learned).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -152,7 +153,14 @@ class RunStore:
         manifest = {"run_id": run_id, "created": now_iso(), "status": "running",
                     "pid": os.getpid(), **manifest}
         manifest["run_id"] = run_id
-        write_json(path / MANIFEST, manifest)
+        try:
+            write_json(path / MANIFEST, manifest)
+        except OSError as exc:  # a full disk: one line, and no empty run folder left behind
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            raise QConsoleError(
+                f"cannot start the evaluation run in {path}: {exc.strerror or exc}; nothing ran"
+            ) from None
         return StoredRun(path, manifest)
 
     def runs(self) -> list[StoredRun]:

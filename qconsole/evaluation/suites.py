@@ -20,9 +20,13 @@ turns each into items. Four kinds:
 - ``benchmark``: an lm-eval task or group (qconsole.evaluation.benchmarks), with lm-eval's own
   prompts and metrics. ``panel: true`` puts it on the forgetting panel.
 
-Leakage: an eval item that also sits in the training corrections proves nothing, so every
-transfer or benchmark item is compared with the corrections' user messages and rewrites
-(normalised text equal, or at least half of the item's word 8-grams found in them) and flagged.
+Leakage: an eval item that also sits in the training corrections proves nothing; every transfer
+or benchmark item is compared with the corrections on content (qconsole.evaluation.leakage).
+
+Few-shot: ``num_fewshot`` also applies to probes and gym suites: k worked exemplars (the probe
+file's ``exemplars:``, or gym items generated from a seed disjoint from the test's) are shown as
+earlier turns before every item, so a base model is measured on reasoning rather than on
+guessing the answer format.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.checkers import Checker, check_with, final_answer, parse_number
+from qconsole.evaluation.checkers import Checker, final_answer, parse_number
+from qconsole.evaluation.readings import read
 from qconsole.prompts import Message
 
 SUITE_KINDS: tuple[str, ...] = ("in-domain", "probes", "gym", "benchmark")
@@ -41,8 +46,6 @@ IN_DOMAIN = "in-domain"
 IN_DOMAIN_SIMILARITY = "in-domain-similarity"
 SIMILARITY_THRESHOLD = 0.5
 SIMILARITY_LABEL = "placeholder: word-overlap F1 >= 0.5 with the rewrite, not a judge"
-LEAK_NGRAM = 8
-LEAK_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class SuiteSpec:
     gym: Mapping[str, Any] | None = None  # gym: a GymSuiteConfig dict
     task: str | None = None  # benchmark: lm-eval task or group name
     limit: int | None = None  # benchmark: lm-eval --limit; others: the first N items
-    num_fewshot: int | None = None  # benchmark only
+    num_fewshot: int | None = None  # benchmarks: lm-eval shots; probes/gym: exemplar turns
 
     def __post_init__(self) -> None:
         if self.kind not in SUITE_KINDS:
@@ -184,9 +187,17 @@ def in_domain_items(
 
 def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple[list[GenItem],
                                                                                   int]:
-    """(items, how many judge-only items were skipped) from a ProbeSet."""
+    """(items, how many judge-only items were skipped) from a ProbeSet; with
+    ``spec.num_fewshot`` = k, the set's first k exemplars come before every item."""
     items: list[GenItem] = []
     skipped = 0
+    k = spec.num_fewshot or 0
+    exemplars = tuple(getattr(probe_set, "exemplars", ()))
+    if k > len(exemplars):
+        raise QConsoleError(f"suite {spec.name!r}: {k} few-shot exemplars asked, "
+                            f"{len(exemplars)} available")
+    shots = [m for prompt, reply in exemplars[:k]
+             for m in (Message("user", prompt), Message("assistant", reply))]
     for p in probe_set.items:
         if p.checker is None:
             skipped += 1
@@ -194,7 +205,7 @@ def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple
         items.append(GenItem(
             item_id=p.id,
             suite=spec.name,
-            prompt=render([Message("user", p.prompt)]),
+            prompt=render([*shots, Message("user", p.prompt)]),
             user_text=p.prompt,
             scorer=p.checker.kind,
             checker=p.checker,
@@ -220,7 +231,7 @@ def load_generation_suite(spec: SuiteSpec, render: Render) -> tuple[list[GenItem
         from qconsole.evaluation.gym_suites import GymSuiteConfig, build_gym_suite
 
         cfg = GymSuiteConfig.from_dict({**dict(spec.gym or {}), "suite": spec.name})
-        probe_set = build_gym_suite(cfg)
+        probe_set = build_gym_suite(cfg, exemplars=spec.num_fewshot or 0)
     else:
         raise ValueError(f"{spec.kind} is not a generation suite")
     items, skipped = probe_set_items(probe_set, render, spec=spec)
@@ -261,59 +272,17 @@ def word_f1(reply: str, reference: str) -> float:
 
 
 def score_reply(item: GenItem, reply: str) -> tuple[bool, dict[str, Any]]:
-    """(correct, details) for one reply."""
+    """(correct under the headline reading, details with both readings) for one reply.
+
+    ``details`` holds ``strict`` and ``flexible`` (qconsole.evaluation.readings) and the answer
+    each read; the similarity placeholder has one reading, stored as both.
+    """
     if item.scorer == "similarity":
         f1 = word_f1(reply, item.reference or "")
-        return f1 >= SIMILARITY_THRESHOLD, {"similarity": round(f1, 4), "scorer": "similarity"}
+        ok = f1 >= SIMILARITY_THRESHOLD
+        return ok, {"similarity": round(f1, 4), "scorer": "similarity", "strict": ok,
+                    "flexible": ok}
     if item.checker is None:
         raise QConsoleError(f"item {item.item_id} has no checker")
-    return check_with(item.checker, reply), {"scorer": item.checker.kind}
-
-
-# -- leakage ------------------------------------------------------------------------------------
-
-
-def normalise(text: str) -> str:
-    return " ".join(words(text))
-
-
-def _ngrams(ws: Sequence[str], n: int = LEAK_NGRAM) -> set[tuple[str, ...]]:
-    return {tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)}
-
-
-@dataclass
-class LeakageIndex:
-    """The training corrections' texts, for asking "was this item trained on?"."""
-
-    exact: dict[str, str] = field(default_factory=dict)  # normalised text -> correction id
-    grams: dict[tuple[str, ...], str] = field(default_factory=dict)
-
-    @classmethod
-    def from_corrections(cls, corrections: Iterable[Any]) -> LeakageIndex:
-        index = cls()
-        for c in corrections:
-            for text in (c.user, c.rewrite):
-                norm = normalise(text)
-                if norm:
-                    index.exact.setdefault(norm, c.id)
-                for g in _ngrams(norm.split()):
-                    index.grams.setdefault(g, c.id)
-        return index
-
-    def __len__(self) -> int:
-        return len(self.exact)
-
-    def match(self, text: str) -> str | None:
-        """The id of a correction this text overlaps, or None."""
-        norm = normalise(text)
-        if not norm:
-            return None
-        if norm in self.exact:
-            return self.exact[norm]
-        grams = _ngrams(norm.split())
-        if not grams:
-            return None
-        hits = [self.grams[g] for g in grams if g in self.grams]
-        if len(hits) >= LEAK_SHARE * len(grams):
-            return max(set(hits), key=hits.count)
-        return None
+    reading = read(item.checker, reply)
+    return reading.flexible, {"scorer": item.checker.kind, **reading.to_dict()}

@@ -1,11 +1,14 @@
 """Open a GGUF base in transformers as a plain (dequantised) PyTorch model that PEFT can train.
 
-Three facts shape this module:
+Four facts shape this module:
 
 - transformers 5 marks a GGUF-loaded model as quantized although its weights are dequantised, and
   then ``save_pretrained``, PEFT's saving and ``Trainer`` refuse it. We clear the marks
   (``hf_quantizer.remove_quantization_config`` and ``config._is_quantized``), each only where the
   installed version has it.
+- transformers' GGUF tokenizer conversion differs between versions (5.17, which the ``gpu`` extra
+  resolves to, turns Gemma's vocabulary into a wrong Unigram model); Gemma vocabularies are
+  therefore converted by gguf_tokenizer.py, which gives 5.24's result under every version.
 - Converting a GGUF's tokenizer takes a dozen seconds for a 262k vocabulary, and parsing the
   GGUF's metadata (the same vocabulary, again) about ten more on every load. So the first use of a
   base converts its config and tokenizer once into ``cache_dir()/hf/<sha256[:16]>/``, beside a
@@ -148,20 +151,32 @@ def _cache_ok(folder: Path) -> bool:
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
     except (OSError, ValueError):
         return False
-    return manifest.get("format") == CACHE_FORMAT and (folder / WEIGHTS_FILE).is_file()
+    # A manifest without "tokenizer" predates gguf_tokenizer.py and may hold the wrong Gemma
+    # tokenizer transformers 5.17 makes: rebuilt once (older code accepts the rebuilt folder).
+    return (
+        manifest.get("format") == CACHE_FORMAT
+        and "tokenizer" in manifest
+        and (folder / WEIGHTS_FILE).is_file()
+    )
 
 
 def _build(src: Path, out: Path) -> None:
+    import transformers
     from transformers import AutoConfig, AutoTokenizer
 
+    from qconsole.hf.gguf_tokenizer import build_gemma_tokenizer, builds_own_tokenizer
     from qconsole.hf.weights_gguf import write_weights_only_gguf
 
     started = time.perf_counter()
     header = read_gguf_header(src)
+    own_tokenizer = builds_own_tokenizer(header)
     with _quiet_transformers():
         try:
             config = AutoConfig.from_pretrained(str(src.parent), gguf_file=src.name)
-            tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
+            if own_tokenizer:
+                tokenizer = build_gemma_tokenizer(src, header)
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
         except (ValueError, OSError, KeyError) as exc:
             line = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise QConsoleError(
@@ -177,6 +192,8 @@ def _build(src: Path, out: Path) -> None:
         "source": str(src),
         "sha256": file_fingerprint(src),
         "shape_signature": shape_signature_of(header),
+        "transformers": transformers.__version__,
+        "tokenizer": "qconsole" if own_tokenizer else "transformers",
         "build_seconds": round(time.perf_counter() - started, 1),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")

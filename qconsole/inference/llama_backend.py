@@ -69,7 +69,7 @@ def _no_fd_juggling() -> None:
     import llama_cpp.llama as llama_module
 
     for module in (internals, llama_module):
-        module.suppress_stdout_stderr = _NullSuppress
+        setattr(module, "suppress_stdout_stderr", _NullSuppress)  # noqa: B010
 
 
 class _NullSuppress(contextlib.nullcontext):
@@ -99,8 +99,9 @@ class LlamaBackend:
             raise QConsoleError(f"{self.info.path.name} is a LoRA adapter, not a model")
         self.path = self.info.path
         self.lock = threading.RLock()
-        self._adapters: dict[Path, object] = {}  # llama.cpp adapter handles by file
+        self._adapters: dict[Path, ctypes.c_void_p] = {}  # llama.cpp adapter handles by file
         self.adapter_path: Path | None = None
+        self.adapter_scale = 1.0
         if self.info.context_length:
             n_ctx = min(n_ctx, self.info.context_length)
         try:
@@ -125,6 +126,7 @@ class LlamaBackend:
         except Exception as exc:
             raise QConsoleError(f"llama.cpp could not load {self.path.name}: {exc}") from exc
         self.n_ctx = self.llm.n_ctx()
+        self.n_threads = n_threads or default_threads()
 
     # -- tokens ----------------------------------------------------------------------------
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
@@ -207,6 +209,35 @@ class LlamaBackend:
         return "".join(self.stream(prompt, settings, stop=stop))
 
     # -- adapters --------------------------------------------------------------------------
+    def set_threads(self, n_threads: int) -> None:
+        """Change the CPU threads of this context (prompt and generation) in place."""
+        import llama_cpp
+
+        with self.lock:
+            llama_cpp.llama_set_n_threads(self.llm._ctx.ctx, n_threads, n_threads)
+            self.n_threads = n_threads
+
+    def lora_handle(self, gguf_lora: str | os.PathLike[str]) -> ctypes.c_void_p:
+        """llama.cpp's handle of a GGUF LoRA on this model, loaded once per file."""
+        import llama_cpp
+
+        path = Path(gguf_lora).resolve()
+        with self.lock:
+            handle = self._adapters.get(path)
+            if handle is None:
+                if not path.exists():
+                    raise QConsoleError(f"adapter file not found: {path}")
+                handle = llama_cpp.llama_adapter_lora_init(
+                    self.llm._model.model, str(path).encode("utf-8")
+                )
+                if not handle:
+                    raise QConsoleError(
+                        f"llama.cpp refused the adapter {path.name} "
+                        "(made for another base model, or a target llama.cpp cannot patch)"
+                    )
+                self._adapters[path] = handle
+            return handle
+
     def set_adapter(self, gguf_lora: str | os.PathLike[str] | None, scale: float = 1.0) -> None:
         """Apply a GGUF LoRA to this context (None: plain base). Never reloads the model."""
         import llama_cpp
@@ -217,26 +248,16 @@ class LlamaBackend:
                 rc = llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
                 self.adapter_path = None
             else:
-                path = Path(gguf_lora).resolve()
-                handle = self._adapters.get(path)
-                if handle is None:
-                    if not path.exists():
-                        raise QConsoleError(f"adapter file not found: {path}")
-                    handle = llama_cpp.llama_adapter_lora_init(
-                        self.llm._model.model, str(path).encode("utf-8")
-                    )
-                    if not handle:
-                        raise QConsoleError(
-                            f"llama.cpp refused the adapter {path.name} "
-                            "(made for another base model, or a target llama.cpp cannot patch)"
-                        )
-                    self._adapters[path] = handle
-                adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+                handle = self.lora_handle(gguf_lora)
+                # the binding declares the element as POINTER(c_void_p), the handle it returns is a
+                # c_void_p; ctypes converts one to the other, typeshed cannot know
+                adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)  # type: ignore[misc]
                 scales = (ctypes.c_float * 1)(scale)
                 rc = llama_cpp.llama_set_adapters_lora(ctx, adapters, 1, scales)
-                self.adapter_path = path
+                self.adapter_path = Path(gguf_lora).resolve()
             if rc != 0:
                 raise QConsoleError(f"llama.cpp could not set the adapter (code {rc})")
+            self.adapter_scale = scale
             # The prefix cache was computed under the previous adapter.
             self.llm.reset()
 

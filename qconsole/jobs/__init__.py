@@ -14,7 +14,10 @@ No Textual and no torch here: both sides import this cheaply.
 
 from qconsole.jobs.events import (
     TERMINAL_EVENTS,
+    Emit,
+    EventFields,
     EventWriter,
+    JobEvent,
     event,
     open_event_writer,
 )
@@ -23,8 +26,11 @@ from qconsole.jobs.runner import JobHandle, kill_process_tree, qconsole_argv, st
 
 __all__ = [
     "TERMINAL_EVENTS",
+    "Emit",
+    "EventFields",
     "EventReader",
     "EventWriter",
+    "JobEvent",
     "JobHandle",
     "event",
     "kill_process_tree",

@@ -26,15 +26,98 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, Protocol, Required, TextIO, TypedDict, Unpack
 
-TERMINAL_EVENTS = frozenset({"done", "error", "cancelled"})
+EventKind = Literal["start", "phase", "progress", "log", "done", "error", "cancelled"]
+LogLevel = Literal["info", "warning", "output"]
+TERMINAL_EVENTS: frozenset[str] = frozenset({"done", "error", "cancelled"})
 
 
-def event(kind: str, **fields: Any) -> dict[str, Any]:
-    """A new event dict: ``{"event": kind, "time": now, **fields}``."""
-    return {"event": kind, "time": round(time.time(), 3), **fields}
+class EventFields(TypedDict, total=False):
+    """Every field a job's events carry, by the kind that carries it (see the module docstring).
+
+    All optional: a reader must cope with any producer (an older job, one killed half-way), so
+    it reads with ``.get`` and coerces. A job that adds a field declares it here, which is what
+    lets mypy check both the ``emit(...)`` calls and the readers' keys.
+    """
+
+    # phase, log, error, cancelled
+    phase: str
+    message: str
+    level: LogLevel
+    # progress, training (StepInfo.to_event_fields)
+    step: int
+    total_steps: int
+    epoch: float
+    loss: float | None
+    lr: float | None
+    tokens_per_s: float | None
+    eta_s: float | None
+    elapsed_s: float
+    # progress and phase, evaluation
+    suite: str
+    side: str  # "base" or "adapter": which model is answering
+    suite_done: int
+    suite_total: int
+    run_eta_s: float | None
+    # start, training
+    model: str
+    backend: str
+    summary: dict[str, Any]
+    summary_lines: list[str]
+    preview: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    settings: dict[str, Any]
+    epochs: float
+    dry_run: bool
+    # start, evaluation
+    run_id: str
+    run_dir: str | None
+    suites: list[dict[str, Any]]
+    total_items: int
+    # suite_done, evaluation
+    comparison: dict[str, Any]
+    # done, training (TrainOutcome.done_fields)
+    adapter: Any  # training: the installed adapter's name; evaluation: the manifest's record
+    path: str | None
+    gguf_lora: str | None
+    examples: int
+    seconds: float
+    final_loss: float | None
+    steps: int
+    equivalence: dict[str, Any]
+    # done, cancelled, error, evaluation
+    status: str
+    table: list[dict[str, Any]]
+    forgetting: dict[str, Any] | None
+    partial: bool
+    completed_suites: list[str]
+    # error and cancelled made up by the parent when a job dies without one (JobHandle)
+    synthetic: bool
+    returncode: int
+    log_tail: list[str]
+
+
+class JobEvent(EventFields, total=False):
+    """One line of a job's stream: its kind (an ``EventKind`` or a job's own, like evaluation's
+    ``suite_done``) and when, plus the fields of that kind."""
+
+    event: Required[str]
+    time: Required[float]
+
+
+class Emit(Protocol):
+    """Where a job reports: ``emit(kind, **fields)`` (an EventWriter's ``emit`` in the child
+    process, a callback or a no-op in tests and in-process runs)."""
+
+    def __call__(self, kind: str, /, **fields: Unpack[EventFields]) -> object: ...
+
+
+def event(kind: str, /, **fields: Unpack[EventFields]) -> JobEvent:
+    """A new event: ``{"event": kind, "time": now, **fields}``."""
+    return JobEvent(event=kind, time=round(time.time(), 3), **fields)
 
 
 def _clean(value: Any) -> Any:
@@ -50,7 +133,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def dumps_event(ev: dict[str, Any]) -> str:
+def dumps_event(ev: Mapping[str, Any]) -> str:
     """One line of JSON (ASCII-only, so no encoding can garble it), without the newline."""
     return json.dumps(_clean(ev), ensure_ascii=True, separators=(",", ":"), default=str)
 
@@ -63,12 +146,12 @@ class EventWriter:
         self._owns = owns_stream
         self._lock = threading.Lock()
 
-    def emit(self, kind: str, **fields: Any) -> dict[str, Any]:
+    def emit(self, kind: str, /, **fields: Unpack[EventFields]) -> JobEvent:
         ev = event(kind, **fields)
         self.write(ev)
         return ev
 
-    def write(self, ev: dict[str, Any]) -> None:
+    def write(self, ev: Mapping[str, Any]) -> None:
         if self._stream is None:
             return
         line = dumps_event(ev) + "\n"

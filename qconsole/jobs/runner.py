@@ -25,23 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qconsole.jobs.events import event
+from qconsole.jobs.events import JobEvent, event
+from qconsole.jobs.litter import pid_alive
 from qconsole.jobs.reader import EventReader
 
 DEFAULT_GRACE_S = 5.0
-
-
-def pid_alive(pid: int | None) -> bool:
-    """Whether a process with this id exists (it may belong to someone else)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["JobHandle", "kill_process_tree", "pid_alive", "qconsole_argv", "start_job"]
 
 
 def qconsole_argv(*args: str) -> list[str]:
@@ -73,7 +62,7 @@ def start_job(
     child_env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with open(events, "ab") as out, open(log, "ab") as err:
         kwargs: dict[str, Any] = {}
-        if os.name == "posix":
+        if sys.platform != "win32":
             kwargs["start_new_session"] = True
         else:  # pragma: no cover - Windows
             kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
@@ -105,7 +94,7 @@ class JobHandle:
         return self.proc.pid
 
     @property
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[JobEvent]:
         return self.reader.events
 
     @property
@@ -117,7 +106,7 @@ class JobHandle:
         return self.proc.poll() is None
 
     @property
-    def result(self) -> dict[str, Any] | None:
+    def result(self) -> JobEvent | None:
         """The terminal event once the job has ended (real or synthesised), else None."""
         return self.reader.terminal if self._finished else None
 
@@ -127,7 +116,7 @@ class JobHandle:
         result = self.result
         return "running" if result is None else str(result["event"])
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[JobEvent]:
         """New events since the last call; once the process has exited, the rest of the stream
         and, if it never sent one, a synthesised terminal event."""
         with self._lock:
@@ -144,7 +133,7 @@ class JobHandle:
             self._finished = True
             return new
 
-    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+    def wait(self, timeout: float | None = None) -> JobEvent:
         """Block until the job ends; return its terminal event."""
         self.proc.wait(timeout)
         self.poll()
@@ -186,7 +175,7 @@ class JobHandle:
             return []
         return [ln for ln in text.splitlines() if ln.strip()][-lines:]
 
-    def _exit_event(self, rc: int) -> dict[str, Any]:
+    def _exit_event(self, rc: int) -> JobEvent:
         if self.cancel_requested:
             return event("cancelled", synthetic=True, returncode=rc,
                          message="cancelled; nothing was kept")

@@ -79,8 +79,16 @@ class GGUFHeader:
 
 
 class _Reader:
-    def __init__(self, fh: BinaryIO) -> None:
+    """Reads a header whose every length is hostile until checked against the file size: a
+    47-byte file claiming a 2^40-byte string is corrupt, not a MemoryError."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
         self.fh = fh
+        self.size = size
+
+    def need(self, n: int, what: str = "a value") -> None:
+        if n < 0 or n > self.size - self.fh.tell():
+            raise EOFError(f"{what} of {n:,} bytes runs past the end of the file")
 
     def unpack(self, fmt: str) -> Any:
         size = struct.calcsize(fmt)
@@ -91,13 +99,16 @@ class _Reader:
 
     def string(self) -> str:
         n = self.unpack("<Q")
+        self.need(n, "a string")
         data = self.fh.read(n)
         if len(data) != n:
             raise EOFError("unexpected end of GGUF header")
         return data.decode("utf-8", "replace")
 
     def skip_string(self) -> None:
-        self.fh.seek(self.unpack("<Q"), os.SEEK_CUR)
+        n = self.unpack("<Q")
+        self.need(n, "a string")
+        self.fh.seek(n, os.SEEK_CUR)
 
     def value(self, vtype: int, *, key: str, lengths: dict[str, int]) -> Any:
         if vtype in _SCALAR:
@@ -112,12 +123,14 @@ class _Reader:
             if sub in _SCALAR:
                 fmt = _SCALAR[sub]
                 size = struct.calcsize(fmt)
+                self.need(size * count, f"the array {key[:60]!r}")
                 if not keep:
                     self.fh.seek(size * count, os.SEEK_CUR)
                     return None
                 raw = self.fh.read(size * count)
                 return [v[0] for v in struct.iter_unpack(fmt, raw)]
             if sub == _STRING:
+                self.need(8 * count, f"the array {key[:60]!r}")
                 if not keep:
                     for _ in range(count):
                         self.skip_string()
@@ -132,10 +145,13 @@ class _Reader:
 
 def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
     """Parse a GGUF header (metadata and tensor table) in well under a second."""
+    from qconsole.safe_files import UnsafeFile, open_regular
+
     p = Path(path).expanduser()
     try:
-        with open(p, "rb", buffering=1 << 16) as fh:
-            r = _Reader(fh)
+        with open_regular(p, what="GGUF file") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            r = _Reader(fh, size)
             if fh.read(4) != b"GGUF":
                 raise QConsoleError(f"not a GGUF file: {p}")
             version = r.unpack("<I")
@@ -143,6 +159,8 @@ def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
                 raise QConsoleError(f"GGUF version {version} is too old: {p}")
             n_tensors = r.unpack("<Q")
             n_kv = r.unpack("<Q")
+            # each key/value takes at least 12 bytes, each tensor entry at least 24
+            r.need(12 * n_kv + 24 * n_tensors, "the key/value and tensor tables")
             metadata: dict[str, Any] = {}
             lengths: dict[str, int] = {}
             spans: dict[str, tuple[int, int]] = {}
@@ -157,20 +175,55 @@ def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
             for _ in range(n_tensors):
                 name = r.string()
                 n_dims = r.unpack("<I")
+                if n_dims > 8:
+                    raise ValueError(f"tensor {name[:60]!r} claims {n_dims} dimensions")
                 shape = tuple(r.unpack("<Q") for _ in range(n_dims))
                 ggml_type = r.unpack("<I")
                 offset = r.unpack("<Q")
                 tensors[name] = TensorInfo(name, shape, ggml_type, offset)
             ti_end = fh.tell()
+    except FileNotFoundError:
+        raise QConsoleError(f"model file not found: {p}") from None
+    except UnsafeFile as exc:
+        raise QConsoleError(str(exc)) from None
+    except IsADirectoryError:
+        raise QConsoleError(f"model path is a directory, not a .gguf file: {p}") from None
     except OSError as exc:
         raise QConsoleError(f"cannot read GGUF file {p}: {exc.strerror or exc}") from exc
-    except (EOFError, ValueError, struct.error) as exc:
-        raise QConsoleError(f"GGUF header is truncated or corrupt: {p} ({exc})") from exc
-    alignment = int(metadata.get("general.alignment") or 32)
+    except (EOFError, ValueError, struct.error, OverflowError, MemoryError) as exc:
+        raise QConsoleError(f"GGUF header is truncated or corrupt: {p} ({exc})") from None
+    alignment = metadata.get("general.alignment", 32)
+    if not (isinstance(alignment, int) and not isinstance(alignment, bool)
+            and 0 < alignment <= 1 << 20):
+        raise QConsoleError(
+            f"GGUF header is corrupt: {p} (general.alignment is {str(alignment)[:40]!r}, "
+            "not a small positive integer)"
+        )
     data_offset = -(-ti_end // alignment) * alignment
+    end = data_offset
+    for t in tensors.values():
+        nbytes = tensor_bytes(t.shape, t.ggml_type)
+        if nbytes is not None:
+            end = max(end, data_offset + t.offset + nbytes)
+    if end > size:
+        raise QConsoleError(f"GGUF file is truncated ({size:,} of {end:,} bytes): {p}")
     return GGUFHeader(
         p, version, metadata, lengths, tensors, spans, (ti_start, ti_end), data_offset
     )
+
+
+def tensor_bytes(shape: tuple[int, ...], ggml_type: int) -> int | None:
+    """Bytes of a tensor's data, or None for a type this gguf package does not know."""
+    try:
+        from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+        block, size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
+    except (ImportError, KeyError, ValueError):
+        return None
+    n = 1
+    for d in shape:
+        n *= d
+    return n // block * size
 
 
 def shape_signature(gguf_path: str | os.PathLike[str]) -> dict[str, Any]:

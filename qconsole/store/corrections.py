@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from qconsole.prompts import Message
+from qconsole.sides import Side, is_side, other_side
 from qconsole.store.ids import SIDES
 from qconsole.store.model import Session, Turn
 
@@ -34,7 +35,7 @@ def content_hash(context: tuple[Message, ...], user: str, target: str) -> str:
 class Correction:
     session_id: str
     turn_id: str
-    side: str
+    side: Side
     turn_index: int
     context: tuple[Message, ...]  # earlier turns of this side (and the system prompt, if any)
     user: str
@@ -72,8 +73,8 @@ class PreferencePair:
     session_id: str
     turn_id: str
     source: str  # "preference" (left vs right) or "rewrite" (rewrite vs original)
-    chosen_side: str
-    rejected_side: str
+    chosen_side: Side
+    rejected_side: Side
     prompt: tuple[Message, ...]  # context of the chosen side, ending with the user message
     chosen: str
     rejected: str
@@ -84,7 +85,7 @@ class PreferencePair:
         return f"{self.session_id}/{self.turn_id}/{self.source}/{self.chosen_side}"
 
 
-def side_context(session: Session, upto: int, side: str) -> tuple[Message, ...]:
+def side_context(session: Session, upto: int, side: Side) -> tuple[Message, ...]:
     """Messages of ``side`` before the turn at position ``upto`` in ``session.turns``."""
     messages: list[Message] = []
     if session.system:
@@ -106,7 +107,7 @@ def corrections_from_session(session: Session) -> list[Correction]:
     return out
 
 
-def _correction(session: Session, pos: int, turn: Turn, side: str, rewrite: str) -> Correction:
+def _correction(session: Session, pos: int, turn: Turn, side: Side, rewrite: str) -> Correction:
     context = side_context(session, pos, side)
     reply = turn.reply(side)
     mark = turn.mark(side)
@@ -140,9 +141,9 @@ def preference_pairs_from_session(
     over the original reply). Pairs with an empty side or identical texts are skipped."""
     out: list[PreferencePair] = []
     for pos, turn in enumerate(session.turns):
-        if turn.preference in SIDES:
+        if is_side(turn.preference):
             chosen_side = turn.preference
-            rejected_side = "right" if chosen_side == "left" else "left"
+            rejected_side = other_side(chosen_side)
             rejected_reply = turn.reply(rejected_side)
             pair = _pair(
                 session, pos, turn, "preference", chosen_side, rejected_side,
@@ -163,7 +164,7 @@ def preference_pairs_from_session(
 
 
 def _pair(
-    session: Session, pos: int, turn: Turn, source: str, chosen_side: str, rejected_side: str,
+    session: Session, pos: int, turn: Turn, source: str, chosen_side: Side, rejected_side: Side,
     chosen: str, rejected: str,
 ) -> PreferencePair | None:
     if not chosen.strip() or not rejected.strip() or chosen == rejected:

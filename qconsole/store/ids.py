@@ -12,12 +12,14 @@ import re
 import secrets
 import unicodedata
 from datetime import UTC, datetime
+from typing import TypeGuard
 
 from qconsole.errors import QConsoleError
+from qconsole.sides import SIDES as SIDES  # re-exported: the store's users import it from here
+from qconsole.sides import Side, is_side
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 TURN_ID_RE = re.compile(r"^t[1-9][0-9]{0,8}$")
-SIDES: tuple[str, str] = ("left", "right")
 
 
 def now_iso() -> str:
@@ -28,7 +30,7 @@ def new_session_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
-def is_session_id(value: object) -> bool:
+def is_session_id(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and bool(SESSION_ID_RE.match(value))
 
 
@@ -38,7 +40,7 @@ def check_session_id(value: object) -> str:
             f"{value!r} is not a session id (letters, digits, '-' and '_' only); "
             "see `qconsole sessions list`"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def turn_id_for(index: int) -> str:
@@ -51,10 +53,10 @@ def check_turn_id(value: object) -> str:
     return value
 
 
-def check_side(value: object) -> str:
-    if value not in SIDES:
+def check_side(value: object) -> Side:
+    if not is_side(value):
         raise QConsoleError(f"side must be 'left' or 'right', not {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def safe_filename(text: str, *, fallback: str = "session", max_len: int = 80) -> str:

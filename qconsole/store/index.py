@@ -28,8 +28,11 @@ from dataclasses import fields
 from pathlib import Path
 
 from qconsole.errors import QConsoleError
+from qconsole.jobs.litter import remove_if_litter
 from qconsole.store.model import SessionSummary
 from qconsole.store.storage import (
+    TEMP_FILE,
+    TEMP_FILE_LEGACY,
     TEMP_SUFFIX,
     CorruptFile,
     atomic_write_bytes,
@@ -40,7 +43,6 @@ from qconsole.store.storage import (
 CACHE_NAME = ".index.json"
 CACHE_VERSION = 2
 RACY_NS = 2_000_000_000
-STALE_TEMP_S = 3600
 _N_FIELDS = len(fields(SessionSummary))
 
 Key = tuple[int, int, int]
@@ -140,7 +142,7 @@ class ListingCache:
         for dir_entry in dir_entries:
             name = dir_entry.name
             if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                _remove_stale_temp(dir_entry, now)
+                remove_if_litter(dir_entry, TEMP_FILE, TEMP_FILE_LEGACY, now)
                 continue
             if not is_session_file(name):
                 continue
@@ -174,10 +176,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _remove_stale_temp(entry: os.DirEntry, now: float) -> None:
-    """Temp files left by a writer killed mid-write: harmless, removed when old."""
-    with contextlib.suppress(OSError):
-        if now - entry.stat().st_mtime > STALE_TEMP_S:
-            os.unlink(entry.path)

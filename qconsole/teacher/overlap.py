@@ -1,116 +1,101 @@
-"""Near-duplicates among new variants, and overlap with evaluation items (leakage).
+"""Near-duplicates among new variants, and their overlap with evaluation items (leakage).
 
-Why word shingles: variants that only rename a person are still the same item, and an
-evaluation item that sits in the training set proves nothing (field guide, section 3).
-Why shingles shared by many evaluation items are ignored, and the shared instruction cut: every
-reasoning-gym prompt ends with the same "End your reply with ..." line and every chain_sum
-question starts "State the final answer to the following arithmetic problem"; with a common
-template every item looks like every other (measured there: 200 of 200 flagged, 10 real
-repeats). Only content that is rare in the evaluation set counts as overlap.
+Both compare content, not template, with the evaluation's own tools (evaluation/leakage.py):
+text shared by most texts of a set (the question stem of every chain_sum item, the "End your
+reply with ..." instruction) is removed first, or every generated item would look like every
+other (field guide, section 3: 200 of 200 flagged, 10 real repeats).
 
-This is the small stand-in the evaluation's own leakage check can replace: ``EvalIndex.match``
-is the one call the teacher makes.
+- near-duplicate: Jaccard of the content token 3-grams at or above ``NEAR_DUPLICATE``, or the
+  same content tokens (a variant that only renames a person is still the same item);
+- leakage: ``evaluation.leakage.find_leaks`` with the variants as the corrections and each
+  evaluation suite's items as the items, exactly as an evaluation checks its own corrections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-from qconsole.evaluation.suites import normalise, words
+from qconsole.evaluation.leakage import (
+    EvalText,
+    Grams,
+    find_leaks,
+    shared_grams,
+    strip_shared,
+    tokens,
+)
 
 SHINGLE = 3
-NEAR_DUPLICATE = 0.6  # Jaccard of word 3-shingles at or above this: the same item
-LEAK_NGRAM = 8
-LEAK_SHARE = 0.5  # this share of a text's rare 8-grams found in one evaluation item: leaked
-COMMON_DF = 3  # an 8-gram in more evaluation items than this is template, not content
+NEAR_DUPLICATE = 0.6
 
 
-def strip_instruction(text: str) -> str:
-    from qconsole.evaluation.gym_suites import DEFAULT_INSTRUCTION
-
-    return text.replace(DEFAULT_INSTRUCTION, " ").strip()
+def _content(text: str, template: Grams) -> tuple[str, ...]:
+    return strip_shared(tokens(text), template)
 
 
-def _shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
-    ws = words(strip_instruction(text))
-    if len(ws) < n:
-        return {tuple(ws)} if ws else set()
-    return {tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)}
-
-
-def similarity(a: str, b: str, ignore: frozenset = frozenset()) -> float:
-    """Jaccard of word 3-shingles, leaving out ``ignore`` (a batch's shared template); texts
-    that are all template are the same only when their words are."""
-    sa, sb = _shingles(a) - ignore, _shingles(b) - ignore
-    if not sa or not sb:
-        return 1.0 if words(strip_instruction(a)) == words(strip_instruction(b)) else 0.0
-    return len(sa & sb) / len(sa | sb)
+def similarity(a: str, b: str, template: Grams | frozenset = frozenset()) -> float:
+    """Jaccard of content 3-grams; 1.0 for the same content, 0.0 when either has none."""
+    ca, cb = _content(a, set(template)), _content(b, set(template))
+    if ca and ca == cb:
+        return 1.0
+    ga = {ca[i:i + SHINGLE] for i in range(len(ca) - SHINGLE + 1)}
+    gb = {cb[i:i + SHINGLE] for i in range(len(cb) - SHINGLE + 1)}
+    if not ga or not gb:
+        return 0.0
+    return len(ga & gb) / len(ga | gb)
 
 
 def is_near_duplicate(a: str, b: str, threshold: float = NEAR_DUPLICATE,
-                      ignore: frozenset = frozenset()) -> bool:
+                      ignore: Grams | frozenset = frozenset()) -> bool:
     return similarity(a, b, ignore) >= threshold
 
 
-def template_shingles(texts: Iterable[str], share: float = 0.5) -> frozenset:
-    """Shingles found in more than ``share`` of ``texts`` (at least 3): their common template,
-    e.g. "state the final answer to the following arithmetic problem" in every chain_sum
-    question. Without this every generated item would be a near-duplicate of every other."""
-    texts = list(texts)
-    if len(texts) < 3:
-        return frozenset()
-    counts: dict[tuple[str, ...], int] = {}
-    for t in texts:
-        for g in _shingles(t):
-            counts[g] = counts.get(g, 0) + 1
-    return frozenset(g for g, c in counts.items() if c > share * len(texts))
+def template_shingles(texts: Iterable[str]) -> frozenset:
+    """The template of a batch of texts (the evaluation's rule: 3-grams in half of them)."""
+    return frozenset(shared_grams([tokens(t) for t in texts]))
 
 
 @dataclass
 class EvalIndex:
-    """Evaluation item texts to check new training prompts against."""
+    """Evaluation items, per suite, to check new training pairs against."""
 
-    sources: list[str]
-    exact: dict[str, str] = field(default_factory=dict)  # normalised text -> item id
-    grams: dict[tuple[str, ...], list[str]] = field(default_factory=dict)  # -> item ids
+    suites: dict[str, list[EvalText]] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.exact)
+        return sum(len(v) for v in self.suites.values())
 
-    def match(self, text: str) -> str | None:
-        """The id of an evaluation item ``text`` overlaps, or None."""
-        norm = normalise(strip_instruction(text))
-        if not norm:
-            return None
-        if norm in self.exact:
-            return self.exact[norm]
-        rare = [g for g in _shingles(norm, LEAK_NGRAM)
-                if len(self.grams.get(g, ())) <= COMMON_DF]
-        if not rare:
-            return None
-        hits: dict[str, int] = {}
-        for g in rare:
-            for item in set(self.grams.get(g, ())):
-                hits[item] = hits.get(item, 0) + 1
-        if not hits:
-            return None
-        best = max(hits, key=lambda k: hits[k])
-        return best if hits[best] >= LEAK_SHARE * len(rare) else None
+    def leaks(self, pairs: Sequence[tuple[str, str]]) -> dict[int, str]:
+        """{index of a (prompt, reply) pair: the evaluation item it repeats}.
+
+        ``find_leaks`` names one correction per leaked item; a pair found is set aside and the
+        rest checked again, so two variants that both copy one item are both caught."""
+        remaining = {i: SimpleNamespace(id=str(i), user=p, rewrite=r)
+                     for i, (p, r) in enumerate(pairs)}
+        found: dict[int, str] = {}
+        for items in self.suites.values():
+            while remaining:
+                new = {int(leak.correction): leak.item_id
+                       for leak in find_leaks(items, list(remaining.values()))}
+                if not new:
+                    break
+                for i, item_id in new.items():
+                    found.setdefault(i, item_id)
+                    remaining.pop(i, None)
+        return found
 
 
 def eval_index(items: Iterable[tuple[str, str]], sources: list[str]) -> EvalIndex:
-    """``items``: (item id, prompt text) pairs."""
-    index = EvalIndex(sources)
+    """``items``: (item id, prompt text) pairs; the suite is the id up to its last ``/`` or
+    ``:`` (a run's suite, a benchmark file)."""
+    index = EvalIndex(sources=list(sources))
     for item_id, prompt in items:
-        norm = normalise(strip_instruction(prompt or ""))
-        if not norm:
+        if not prompt:
             continue
-        index.exact.setdefault(norm, item_id)
-        for g in _shingles(norm, LEAK_NGRAM):
-            ids = index.grams.setdefault(g, [])
-            if len(ids) <= COMMON_DF:  # beyond that it is template; no need to keep counting
-                ids.append(item_id)
+        cut = max(item_id.rfind("/"), item_id.rfind(":"))
+        suite = item_id[:cut] if cut > 0 else ""
+        index.suites.setdefault(suite, []).append(EvalText(item_id, prompt))
     return index
 
 

@@ -153,8 +153,9 @@ def filter_variants(variants: Sequence[Variant], *, original: str,
                     evals: EvalIndex | None = None) -> list[Variant]:
     """Mark near-duplicates (of each other, of the failing item) and leaked items as dropped."""
     template = template_shingles([original, *(v.prompt for v in variants)])
+    leaks = evals.leaks([(v.prompt, v.reply) for v in variants]) if evals is not None else {}
     out: list[Variant] = []
-    for v in variants:
+    for i, v in enumerate(variants):
         reason = None
         if not v.prompt.strip() or not v.reply.strip():
             reason = "empty question or answer"
@@ -165,9 +166,7 @@ def filter_variants(variants: Sequence[Variant], *, original: str,
                                                                         ignore=template)), None)
             if twin is not None:
                 reason = f"near-duplicate of variant {out.index(twin) + 1}"
-            elif evals is not None:
-                leak = evals.match(v.prompt)
-                if leak:
-                    reason = f"overlaps evaluation item {leak}"
+            elif i in leaks:
+                reason = f"overlaps evaluation item {leaks[i]}"
         out.append(replace(v, dropped=reason) if reason else v)
     return out

@@ -8,8 +8,9 @@ The pieces, each in its own module:
   way llama.cpp tokenises the chat's prompt, loss on the reply (and its end-of-turn) only;
 - ``settings.py``: hyper-parameters and presets;
 - ``packing.py`` and ``loop.py``: a padding-free training loop for transformers + PEFT;
-- ``backends.py`` / ``unsloth_backend.py``: CPU (transformers + PEFT) and CUDA (Unsloth)
-  behind one interface, both writing a standard PEFT adapter;
+- ``backends.py`` chooses among ``peft_backend.py`` (CPU or one GPU), ``unsloth_backend.py``
+  (one GPU) and ``ddp_backend.py`` (several GPUs); ``backend_api.py`` is their shared shape:
+  every one writes the same standard PEFT adapter;
 - ``hardware.py``: bf16 / CUDA / Unsloth detection, and OpenMP threads that sleep instead of
   spinning on a shared CPU;
 - ``pipeline.py``: one whole cycle: data, fresh adapter from the base, save, GGUF LoRA,

@@ -113,7 +113,7 @@ def examples_from_store(
     ``synthetic=False`` leaves out the teacher's generated variants."""
     from qconsole.store import SessionStore
 
-    store = SessionStore(sessions_dir)
+    store = SessionStore(Path(sessions_dir))
     ids = list(session_ids) if session_ids is not None else None
     examples = [from_correction(c) for c in store.corrections(ids, kind=kind)
                 if synthetic or not getattr(c, "synthetic", False)]

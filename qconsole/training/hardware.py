@@ -47,6 +47,15 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def cuda_device_count() -> int:
+    """CUDA GPUs visible to this process (0 without torch's CUDA build)."""
+    if not cuda_available():
+        return 0
+    import torch
+
+    return int(torch.cuda.device_count())
+
+
 def unsloth_installed() -> bool:
     return importlib.util.find_spec("unsloth") is not None
 

@@ -113,6 +113,7 @@ def train_loop(
     model_loss: bool = False,
     on_step: Callable[[StepInfo], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    sync_grads: Callable[[list[Any]], None] | None = None,
 ) -> LoopResult:
     """Train the trainable parameters of ``model`` (a PEFT model) on ``examples``.
 
@@ -120,6 +121,10 @@ def train_loop(
     ``labels`` (for patched models such as Unsloth's, whose fused loss is the point and whose
     attention may not honour packed ``position_ids``); otherwise packed rows and logits only at
     trained positions.
+
+    ``sync_grads``: called with the trainable parameters once per optimizer step, after the
+    step's backward passes and before clipping; data-parallel training averages the gradients
+    across processes there (ddp_worker.py), so each process may pack its rows its own way.
     """
     import torch
     import torch.nn.functional as F
@@ -184,6 +189,8 @@ def train_loop(
                 result.tokens += row.n_tokens
                 result.trained_tokens += row.n_targets
                 del out, loss
+            if sync_grads is not None:
+                sync_grads(params)
             if settings.max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
             optimizer.step()

@@ -16,7 +16,6 @@ anything with that shape in tests), so the same code runs headless and under the
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.jobs.runner import pid_alive
+from qconsole.jobs.events import Emit, LogLevel
 from qconsole.training.dataset import (
     ChatTokenizer,
     NothingToTrain,
@@ -39,7 +38,6 @@ from qconsole.training.examples import TrainingExample, examples_from_store, loa
 from qconsole.training.loop import StepInfo, TrainingCancelled
 from qconsole.training.settings import TrainSettings
 
-Emit = Callable[..., Any]
 TMP_PREFIX = ".train-"
 
 
@@ -108,7 +106,7 @@ class TrainOutcome:
         return out
 
 
-def _noop(kind: str, **fields: Any) -> None:
+def _noop(kind: str, /, **fields: Any) -> None:
     return None
 
 
@@ -198,17 +196,10 @@ def default_name() -> str:
 
 
 def remove_stale_tmp(root: Path) -> None:
-    """Remove ``.train-<pid>-*`` directories whose process is gone."""
-    if not root.is_dir():
-        return
-    for entry in root.iterdir():
-        m = re.match(rf"^{re.escape(TMP_PREFIX)}(\d+)-", entry.name)
-        if not m or not entry.is_dir():
-            continue
-        pid = int(m.group(1))
-        if pid == os.getpid() or pid_alive(pid):
-            continue
-        shutil.rmtree(entry, ignore_errors=True)
+    """Remove ``.train-<pid>-*`` (and ``.install-<pid>-*``) directories whose process is gone."""
+    from qconsole.adapters.registry import clear_litter
+
+    clear_litter(root)
 
 
 
@@ -293,6 +284,9 @@ def run_training(
         def on_step(info: StepInfo) -> None:
             emit("progress", **info.to_event_fields())
 
+        def log(message: str) -> None:
+            emit("log", level="info", message=message)
+
         emit("phase", phase="load", message="loading the base model")
         job = BackendJob(
             gguf_path=prepared.gguf_path,
@@ -302,7 +296,7 @@ def run_training(
             hf_model_dir=request.hf_model_dir,
             on_step=on_step,
             should_stop=stop,
-            log=lambda message: emit("log", level="info", message=message),
+            log=log,
         )
         result = backend.train(job)
         outcome.loop = result.loop
@@ -323,7 +317,7 @@ def run_training(
             emit("phase", phase="verify", message="checking llama.cpp against transformers")
             outcome.equivalence = _verify(job.out_dir, prepared, result.model, conversion.path)
             eq = outcome.equivalence
-            level = "info" if eq.get("passed") else "warning"
+            level: LogLevel = "info" if eq.get("passed") else "warning"
             emit("log", level=level, message="equivalence check: " + str(eq.get("summary")))
         result.model = None
         if stop():

@@ -21,7 +21,7 @@ ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 FORBIDDEN_TARGETS = ("lm_head", "embed_tokens", "wte", "tok_embeddings")
 SCHEDULES = ("linear", "cosine", "constant")
 BF16_CHOICES = ("auto", "on", "off")
-BACKENDS = ("auto", "cpu", "unsloth")
+BACKENDS = ("auto", "cpu", "unsloth", "ddp")
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,9 @@ fused cross-entropy is its main memory saving; packed ``position_ids`` are not r
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from pathlib import Path
-
 from qconsole.errors import QConsoleError
-from qconsole.paths import cache_dir
-from qconsole.training.backends import BackendJob, BackendResult, check_targets
+from qconsole.hf.export import hf_weights_dir
+from qconsole.training.backend_api import BackendJob, BackendResult, check_targets
 from qconsole.training.hardware import cuda_available, unsloth_installed, use_bf16
 from qconsole.training.loop import train_loop
 
@@ -85,31 +80,3 @@ class UnslothBackend:
             loop=loop,
             details={"gpu": torch.cuda.get_device_name(0)},
         )
-
-
-def hf_weights_dir(gguf_path: Path, log=lambda message: None) -> Path:
-    """The dequantised base as an HF safetensors folder, written once per GGUF file."""
-    from qconsole.models.fingerprint import file_fingerprint
-
-    target = cache_dir() / "hf_weights" / file_fingerprint(gguf_path)[:16]
-    if (target / "config.json").is_file():
-        return target
-    import torch
-
-    from qconsole.hf.gguf_model import load_hf_model
-
-    log(f"writing the dequantised base as safetensors to {target} (once)")
-    model, tokenizer = load_hf_model(gguf_path, dtype=torch.bfloat16)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".build-"))
-    try:
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # not another process's finished copy
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ PANE_ACTIONS: tuple[ActionSpec, ...] = (
 )
 
 
-def bindings(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[Binding]:
+def bindings(specs: tuple[ActionSpec, ...] = ACTIONS) -> list[BindingType]:
     return [
         Binding(s.key, s.id, s.description, show=s.show, priority=s.priority, id=s.id)
         for s in specs

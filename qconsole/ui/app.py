@@ -1,8 +1,17 @@
 """The qconsole app: two live chats side by side, one input, keys for the whole loop.
 
+The app owns the chat's state (the two sides, the turns in flight, the session recorder) and
+delegates the rest to plain controllers it gives what they need: marking
+(:class:`MarkingController`), the right pane's adapter (:class:`AdapterSwitcher`) and the
+loop's jobs, training and evaluation (:class:`LoopController`). Themes, keys, styles and error
+reporting are shared with ``qconsole review`` through :class:`QConsoleBaseApp`.
+
 The UI thread never waits: models load in a thread worker, each side streams in its own thread
 worker into a :class:`StreamBuffer`, and a timer moves buffered text onto the screen. Workers
-report back with messages (qconsole/ui/messages.py); handlers here own the state.
+report back with messages (qconsole/ui/messages.py); handlers here own the state. The app keeps
+its own widgets by reference, never by a query of whatever screen is on top: a stream that ends
+while the review screen (which has its own ``#left``) is shown, or while the app is closing,
+updates the console's panes or nothing.
 """
 
 from __future__ import annotations
@@ -10,45 +19,42 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
-from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, LoadingIndicator, Static
 
 from qconsole.chat.side import ChatSide, TurnOutcome
-from qconsole.config import Config, load_config, load_state, save_state
-from qconsole.errors import QConsoleError
+from qconsole.config import Config
+from qconsole.errors import QConsoleError, describe
 from qconsole.inference.llama_backend import GenerationStats
 from qconsole.paths import sessions_dir
 from qconsole.sampling import SamplingSettings
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
-from qconsole.ui.actions import ACTIONS, bindings, known_ids
-from qconsole.ui.adapter_actions import AdapterActions
+from qconsole.ui.actions import ACTIONS, bindings
+from qconsole.ui.adapter_switcher import AdapterSwitcher
+from qconsole.ui.base_app import QConsoleBaseApp, stylesheets
 from qconsole.ui.chat_pane import ChatPane, TurnState
 from qconsole.ui.jobs_pane import JobsPane
-from qconsole.ui.loop_actions import LoopActions
+from qconsole.ui.literal import literal
+from qconsole.ui.loop_controller import LoopController
 from qconsole.ui.marking import MarkingController
 from qconsole.ui.messages import ModelsLoaded, ReplyFinished
 from qconsole.ui.stream_buffer import StreamBuffer
-from qconsole.ui.themes import DEFAULT_THEME, load_themes
 
 FLUSH_INTERVAL_S = 1 / 25
 JOB_POLL_S = 0.5
+SIDES = ("left", "right")
 
 
-class QConsoleApp(AdapterActions, LoopActions, App[None]):
+class QConsoleApp(QConsoleBaseApp):
     TITLE = "qconsole"
     BINDINGS = bindings(ACTIONS)
-    CSS = """
-    #panes { height: 1fr; }
-    #loading { height: 3; }
-    #prompt { margin: 0 1; }
-    #status { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
-    """
+    CSS_PATH = stylesheets("widgets", "dialogs", "screens", "console")
 
     def __init__(
         self,
@@ -57,10 +63,9 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         model: str | None = None,
         sides_loader: Callable[[Config, str], tuple] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(config)
         # How the two sides are built; tests of pure UI (snapshots) pass a scripted one.
         self.sides_loader = sides_loader
-        self.config = config or load_config()
         if model:
             self.config.model = model
         self.settings: SamplingSettings = self.config.sampling
@@ -73,49 +78,43 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         self.handles: list[TurnHandle] = []  # every turn sent this session, in order
         self.store: SessionStore | None = None
         self.recorder: SessionRecorder | None = None
-        self._parked_right: ChatSide | None = None
-        self.marking = MarkingController(
-            self, lambda: self.recorder, self.handles, lambda side: self.query_one(f"#{side}")
-        )
         self.last_speed: dict[str, float] = {}
         self.model_name = self.config.model
+        # the console's widgets, made here and kept by reference (see the module docstring)
+        self.panes = {side: ChatPane(side, id=side) for side in SIDES}
+        self.jobs_pane = JobsPane(id="jobs")
+        self.prompt = Input(placeholder="Loading the model…", id="prompt", disabled=True)
+        self.status_bar = Static("", id="status")
+        self.marking = MarkingController(self, lambda: self.recorder, self.handles,
+                                         self.panes.__getitem__)
+        self.adapters = AdapterSwitcher(
+            self, config=self.config, sides=self.sides, pane=lambda: self.panes["right"],
+            busy=lambda: bool(self.streaming), local_base=self.local_base,
+            on_changed=self._right_side_changed,
+        )
+        self.loop = LoopController(
+            self, sides=self.sides, jobs=lambda: self.jobs_pane, store=lambda: self.store,
+            recorder=lambda: self.recorder, template=lambda: self.template_choice,
+            local_base=self.local_base, adapters=self.adapters,
+        )
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
         yield LoadingIndicator(id="loading")
         with Horizontal(id="panes"):
-            yield ChatPane("left", id="left")
-            yield ChatPane("right", id="right")
-        self.jobs_pane = JobsPane(id="jobs")
+            yield self.panes["left"]
+            yield self.panes["right"]
         yield self.jobs_pane
-        yield Input(placeholder="Loading the model…", id="prompt", disabled=True)
-        yield Static("", id="status")
+        yield self.prompt
+        yield self.status_bar
         yield Footer()
 
     def on_mount(self) -> None:
-        themes, warnings = load_themes()
-        for theme in themes:
-            self.register_theme(theme)
-        saved = load_state().get("theme")
-        names = set(self.available_themes)
-        if saved in names:
-            self.theme = saved
-        elif DEFAULT_THEME in names:
-            self.theme = DEFAULT_THEME
-        self.theme_changed_signal.subscribe(self, lambda t: save_state(theme=t.name))
-        for w in warnings:
-            self.notify(w, severity="warning")
-        keymap = {k: v for k, v in self.config.keys.items() if k in known_ids()}
-        unknown = sorted(set(self.config.keys) - known_ids())
-        if unknown:
-            self.notify(f"unknown actions in [keys]: {', '.join(unknown)}", severity="warning")
-        if keymap:
-            self.set_keymap(keymap)
         self.sub_title = self.settings.summary()
         self._open_store()
-        self.query_one("#left", ChatPane).set_title(f"base · {self.model_name}", "loading…")
-        self.query_one("#right", ChatPane).set_title("adapter", "")
+        self.panes["left"].set_title(f"base · {self.model_name}", "loading…")
+        self.panes["right"].set_title("adapter", "")
         self.set_status("loading the model in the background…")
         self.set_interval(FLUSH_INTERVAL_S, self._flush_streams)
         self.set_interval(JOB_POLL_S, self._poll_jobs)
@@ -153,16 +152,35 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
             "settings": self.settings.to_dict(),
         }
 
+    def local_base(self) -> Path | None:
+        """The local base GGUF the loop works on, or None (with a notification) when the model
+        is not loaded yet or the left pane is a remote server."""
+        left = self.sides["left"]
+        if left is None or left.backend is None:
+            self.notify("the model is not loaded yet", severity="warning")
+            return None
+        path = getattr(left.backend, "path", None)
+        if path is None:
+            self.notify("adapters, training and evaluation need a local model in the left pane "
+                        "(the left pane is a remote server)", severity="warning")
+        return path
+
+    def _right_side_changed(self) -> None:
+        if self.recorder is not None:
+            self.recorder.update_meta(self._session_meta())
+        self.set_status(self._status_line())
+
     # -- status ----------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
-        self.query_one("#status", Static).update(Text(text))
+        if self.status_bar.is_attached:
+            self.status_bar.update(literal(text))
 
     def _status_line(self) -> str:
         left = self.sides["left"]
         parts = [left.model_name if left else self.model_name]
         if left:
             parts.append(f"template {left.template.name}")
-        for side in ("left", "right"):
+        for side in SIDES:
             speed = self.last_speed.get(side)
             if speed is not None:
                 parts.append(f"{side} {speed:.1f} tok/s")
@@ -179,16 +197,12 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
             loader = self.sides_loader or load_sides
             left, right, right_note = loader(self.config, self.template_choice)
             self.post_message(ModelsLoaded(left, right, right_note=right_note))
-        except QConsoleError as exc:
-            self.post_message(ModelsLoaded(None, None, error=str(exc)))
-        except Exception as exc:  # a bug, but the console must stay up to say so
-            self.post_message(ModelsLoaded(None, None, error=f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # a bug too: the console must stay up to say so
+            self.post_message(ModelsLoaded(None, None, error=describe(exc)))
 
     def on_models_loaded(self, msg: ModelsLoaded) -> None:
         self.query_one("#loading").display = False
-        prompt = self.query_one("#prompt", Input)
-        left_pane = self.query_one("#left", ChatPane)
-        right_pane = self.query_one("#right", ChatPane)
+        left_pane, right_pane = self.panes["left"], self.panes["right"]
         if msg.error:
             self.notify(msg.error, title="model failed to load", severity="error", timeout=30)
             left_pane.show_placeholder(f"The model could not be loaded:\n{msg.error}")
@@ -205,13 +219,15 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         else:
             right_pane.set_title("adapter · none")
             right_pane.show_placeholder(msg.right_note or "No adapter.")
-        prompt.disabled = False
-        prompt.placeholder = "Type a message; Enter sends it to both sides"
-        prompt.focus()
+        self.prompt.disabled = False
+        self.prompt.placeholder = "Type a message; Enter sends it to both sides"
+        self.prompt.focus()
         self.set_status(self._status_line())
 
     # -- sending ---------------------------------------------------------------------------
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input is not self.prompt:
+            return
         text = event.value
         if not text.strip():
             return
@@ -234,7 +250,7 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         self.handles.append(handle)
         turn_no = len(self.handles) - 1
         for side_name, side in live.items():
-            pane = self.query_one(f"#{side_name}", ChatPane)
+            pane = self.panes[side_name]
             view = pane.add_turn(TurnState(user=text, turn_no=turn_no, streaming=True))
             index = pane.turns.index(view)
             self.streaming[side_name] = index
@@ -282,20 +298,23 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
             note = plan.note
             for piece in side.stream_turn(text, settings, cancel=cancel, stats=stats, plan=plan):
                 buf.append(piece)
-        except QConsoleError as exc:
-            error = str(exc)
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # shown on the turn; a bug must not lose the turn either
+            error = describe(exc)
         self.post_message(ReplyFinished(side.side, index, text, stats, note, error))
 
     def _flush_streams(self) -> None:
         for side_name, index in list(self.streaming.items()):
+            pane = self.panes[side_name]
+            if not pane.is_attached:  # closing: the text stays buffered for on_reply_finished
+                continue
             text = self.buffers[side_name].drain()
             if text:
-                self.query_one(f"#{side_name}", ChatPane).append_text(index, text)
+                pane.append_text(index, text)
 
     def on_reply_finished(self, msg: ReplyFinished) -> None:
-        pane = self.query_one(f"#{msg.side}", ChatPane)
+        """The state and the store are updated whatever is on screen; the pane redraws only
+        while it is attached (not while the app is closing)."""
+        pane = self.panes[msg.side]
         rest = self.buffers[msg.side].drain()
         view = pane.turns[msg.index]
         view.state.reply = (view.state.reply + rest).strip()
@@ -309,7 +328,8 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
                 f"ttft {1000 * (st.ttft_s or 0):.0f} ms · {st.finish_reason}"
             )
             self.last_speed[msg.side] = st.tokens_per_s
-        view.refresh_state()
+        if view.is_attached:
+            view.refresh_state()
         side = self.sides[msg.side]
         if side is not None and msg.error is None:
             side.commit(TurnOutcome(msg.user, view.state.reply, st, msg.note))
@@ -334,30 +354,29 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         if self.streaming:
             self.cancel_event.set()
         else:
-            self.query_one("#prompt", Input).focus()
+            self.prompt.focus()
 
     def action_help(self) -> None:
         from qconsole.ui.screens.help import HelpScreen
 
         self.push_screen(HelpScreen(dict(self.config.keys)))
 
-    def action_settings(self) -> None:
+    @work(exclusive=True, group="settings", exit_on_error=False)
+    async def action_settings(self) -> None:
         from qconsole.ui.screens.settings import SettingsScreen
 
-        def apply(result: tuple[SamplingSettings, str] | None) -> None:
-            if result is None:
-                return
-            self.settings, template = result
-            self.sub_title = self.settings.summary()
-            if template != self.template_choice:
-                self.template_choice = template
-                for side in self.sides.values():
-                    if side is not None:
-                        side.template = self._template_for(side)
-                self.notify(f"prompt template: {template}")
-            self.set_status(self._status_line())
-
-        self.push_screen(SettingsScreen(self.settings, self.template_choice), apply)
+        choice = await self.push_screen_wait(SettingsScreen(self.settings, self.template_choice))
+        if choice is None:
+            return
+        self.settings = choice.sampling
+        self.sub_title = self.settings.summary()
+        if choice.template != self.template_choice:
+            self.template_choice = choice.template
+            for side in self.sides.values():
+                if side is not None:
+                    side.template = self._template_for(side)
+            self.notify(f"prompt template: {choice.template}")
+        self.set_status(self._status_line())
 
     def _template_for(self, side: ChatSide):
         from qconsole.chat.loader import template_for_backend
@@ -376,27 +395,26 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
             return
         text = self._drop_last_turn()
         if text is not None:
-            prompt = self.query_one("#prompt", Input)
-            prompt.value = text
-            prompt.focus()
+            self.prompt.value = text
+            self.prompt.focus()
 
     def regenerate_side(self, side_name: str) -> None:
         """Regenerate only this side's last reply; the earlier one stays saved."""
         side = self.sides[side_name]
         if self.streaming or not self.user_turns or side is None:
             return
-        pane = self.query_one(f"#{side_name}", ChatPane)
+        pane = self.panes[side_name]
         if side.drop_last_turn() is None or not pane.turns:
             return
         pane.turns.pop().remove()
         self.send(self.user_turns[-1], only=side_name)
-        self.query_one("#prompt", Input).focus()
+        self.prompt.focus()
 
     def _drop_last_turn(self) -> str | None:
         text = self.user_turns.pop()
-        for side_name in ("left", "right"):
+        for side_name in SIDES:
             side = self.sides[side_name]
-            pane = self.query_one(f"#{side_name}", ChatPane)
+            pane = self.panes[side_name]
             if side is not None:
                 side.drop_last_turn()
             if pane.turns:
@@ -410,42 +428,55 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
         self.handles.clear()
         if self.recorder is not None:
             self.recorder.new_session(self._session_meta())
-        for side_name in ("left", "right"):
+        for side_name in SIDES:
             side = self.sides[side_name]
             if side is not None:
                 side.clear()
-            self.query_one(f"#{side_name}", ChatPane).clear_turns()
+            self.panes[side_name].clear_turns()
         self.notify("new session")
 
     def action_focus_turns(self) -> None:
-        self.query_one("#left", ChatPane).focus()
+        self.panes["left"].focus()
 
     def on_chat_pane_action(self, msg: ChatPane.Action) -> None:
-        if msg.action == "other_pane":
-            other = "right" if msg.pane.side == "left" else "left"
-            target = self.query_one(f"#{other}", ChatPane)
-            target.selected = msg.pane.selected
-            target.focus()
-            return
         if msg.action == "regenerate_side":
             self.regenerate_side(msg.pane.side)
-            return
-        self.marking.handle(msg)
+        else:
+            self.marking.handle(msg)
 
-    def action_review(self) -> None:
+    # the loop's keys, delegated
+    def action_pick_adapter(self) -> None:
+        self.adapters.pick()
+
+    def action_train(self) -> None:
+        self.loop.train()
+
+    def action_evaluate(self) -> None:
+        self.loop.evaluate()
+
+    def action_jobs(self) -> None:
+        self.loop.toggle_pane()
+
+    def action_cancel_job(self) -> None:
+        self.loop.cancel_job()
+
+    def _poll_jobs(self) -> None:
+        if self.jobs_pane.is_attached:
+            self.loop.poll()
+
+    @work(exclusive=True, group="review", exit_on_error=False)
+    async def action_review(self) -> None:
+        """Wait (off the UI thread) for pending writes, so the live session shows up whole."""
+        import asyncio
+
+        from qconsole.ui.screens.review import ReviewScreen
+
         if self.store is None:
             self.notify("no session store: see the earlier error", severity="error")
             return
-        self._open_review()
-
-    @work(thread=True, exclusive=True, group="review", exit_on_error=False)
-    def _open_review(self) -> None:
-        """Off the UI thread: wait for pending writes so the live session shows up complete."""
-        from qconsole.ui.screens.review import ReviewScreen
-
         if self.recorder is not None:
-            self.recorder.flush(10.0)
-        self.call_from_thread(lambda: self.push_screen(ReviewScreen(self.store)))
+            await asyncio.to_thread(self.recorder.flush, 10.0)
+        await self.push_screen_wait(ReviewScreen(self.store))
 
     def get_system_commands(self, screen: Screen):
         yield from super().get_system_commands(screen)
@@ -456,10 +487,6 @@ class QConsoleApp(AdapterActions, LoopActions, App[None]):
 
     def on_unmount(self) -> None:
         self.cancel_event.set()
-        # Jobs are children of this console: quitting stops them (a cancelled training leaves
-        # nothing in the registry, a cancelled evaluation is stored as partial).
-        for view in self.jobs_pane.running():
-            view.handle.cancel(wait=False)
+        self.loop.cancel_all()
         if self.recorder is not None:
             self.recorder.close()
-

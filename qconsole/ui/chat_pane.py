@@ -2,6 +2,7 @@
 
 Model text is rendered as ``rich.text.Text`` built from :func:`visible_text`, never parsed as
 markup, so "[bold]" or an escape sequence in a reply shows up literally.
+Styles: styles/widgets.tcss.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
+from qconsole.sides import Side, other_side
 from qconsole.text_safety import visible_text
 from qconsole.ui.actions import PANE_ACTIONS, bindings
+from qconsole.ui.literal import literal
 
 
 @dataclass
@@ -37,7 +40,7 @@ class TurnState:
     peer_marked: str | None = None  # the other side's reply of this turn is marked: say so here
 
 
-def apply_stored(state: TurnState, turn, side: str) -> None:
+def apply_stored(state: TurnState, turn, side: Side) -> None:
     """Copy a stored turn's marks, rewrite and preference for ``side`` onto ``state``."""
     from qconsole.store.failure_kinds import kind_label
 
@@ -49,7 +52,7 @@ def apply_stored(state: TurnState, turn, side: str) -> None:
         state.marks.append(f"“{mark.note}”")
     state.rewrite = turn.rewrite(side)
     state.preferred = turn.preference == side
-    other = "right" if side == "left" else "left"
+    other = other_side(side)
     peer = turn.mark(other)
     state.peer_marked = (
         f"{'adapter' if other == 'right' else 'base'} reply marked: {kind_label(peer.kind)}"
@@ -57,7 +60,7 @@ def apply_stored(state: TurnState, turn, side: str) -> None:
     )
 
 
-def state_from_turn(turn, side: str, turn_no: int) -> TurnState:
+def state_from_turn(turn, side: Side, turn_no: int) -> TurnState:
     reply = turn.reply(side)
     state = TurnState(user=turn.user, turn_no=turn_no, reply=reply.text if reply else "")
     if reply is not None:
@@ -73,13 +76,6 @@ def state_from_turn(turn, side: str, turn_no: int) -> TurnState:
 
 
 class TurnView(Widget):
-    DEFAULT_CSS = """
-    TurnView { height: auto; padding: 0 1; margin-bottom: 1; }
-    TurnView.selected { background: $boost; border-left: thick $accent; }
-    TurnView.marked { border-left: thick $error; }
-    TurnView.selected.marked { border-left: thick $warning; }
-    TurnView.peer-marked { border-left: outer $error 60%; }
-    """
 
     def __init__(self, state: TurnState) -> None:
         super().__init__()
@@ -91,13 +87,13 @@ class TurnView(Widget):
         user = Text.assemble(("you  ", "bold"), visible_text(s.user))
         parts.append(user)
         if s.note:
-            parts.append(Text(f"note: {s.note}", style="italic dim"))
+            parts.append(Text(f"note: {visible_text(s.note)}", style="italic dim"))
         reply = Text.assemble(("model  ", "bold"), visible_text(s.reply))
         if s.streaming:
             reply.append(" ▌", style="blink")
         parts.append(reply)
         if s.error:
-            parts.append(Text(f"error: {s.error}", style="bold red"))
+            parts.append(Text(f"error: {visible_text(s.error)}", style="bold red"))
         if s.rewrite is not None:
             parts.append(Text.assemble(("rewrite  ", "bold green"), visible_text(s.rewrite)))
         badges: list[tuple[str, str]] = []
@@ -126,12 +122,6 @@ class ChatPane(VerticalScroll, can_focus=True):
     """A scrolling list of turns for one side, with turn selection for marking."""
 
     BINDINGS = bindings(PANE_ACTIONS)
-    DEFAULT_CSS = """
-    ChatPane { width: 1fr; height: 1fr; border: round $primary-muted;
-        border-title-color: $text; border-subtitle-color: $text-muted; }
-    ChatPane:focus-within, ChatPane:focus { border: round $accent; }
-    ChatPane > .placeholder { color: $text-muted; padding: 1 2; }
-    """
 
     selected: reactive[int | None] = reactive(None)
 
@@ -143,19 +133,20 @@ class ChatPane(VerticalScroll, can_focus=True):
             self.pane = pane
             self.action = action
 
-    def __init__(self, side: str, *, id: str | None = None) -> None:
+    def __init__(self, side: Side, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.side = side
         self.turns: list[TurnView] = []
         self._placeholder: Static | None = None
 
     def set_title(self, title: str, subtitle: str = "") -> None:
-        self.border_title = title
-        self.border_subtitle = subtitle
+        # literal: model and adapter names are the user's, and a border title is markup
+        self.border_title = literal(title)
+        self.border_subtitle = literal(subtitle)
 
     def show_placeholder(self, text: str) -> None:
         self.clear_placeholder()
-        self._placeholder = Static(Text(text), classes="placeholder")
+        self._placeholder = Static(literal(text), classes="placeholder")
         self.mount(self._placeholder)
 
     def clear_placeholder(self) -> None:

@@ -1,6 +1,7 @@
 """Background jobs (training, evaluation) on screen: progress with ETA, a live loss curve, the
 log tail, and the outcome. The jobs themselves are subprocesses writing JSON-lines events
-(qconsole/jobs); this pane only reads the events the app polls and draws them.
+(qconsole/jobs); this pane only reads the events the app polls, folds them with
+:class:`qconsole.training.launch.TrainingState` and draws the state. Styles: styles/widgets.tcss.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, ProgressBar, Sparkline, Static
 
+from qconsole.jobs.events import JobEvent
 from qconsole.text_safety import visible_text
+from qconsole.training.launch import TrainingState
+from qconsole.ui.literal import literal
 
 
 def fmt_eta(seconds: float | None) -> str:
@@ -24,20 +28,10 @@ def fmt_eta(seconds: float | None) -> str:
 
 
 class JobView(Vertical):
-    """One job: title and state, progress bar, loss sparkline, last log lines."""
+    """One job: title and state, progress bar, loss sparkline, last log lines, results.
 
-    DEFAULT_CSS = """
-    JobView { height: auto; border: round $primary-muted; padding: 0 1; margin-bottom: 1;
-        border-title-color: $text; }
-    JobView.done { border: round $success; }
-    JobView.failed { border: round $error; }
-    JobView #row { height: 1; }
-    JobView ProgressBar { width: 50%; }
-    JobView #figures { width: 1fr; padding-left: 2; }
-    JobView Sparkline { height: 3; margin-top: 1; }
-    JobView #log { height: auto; max-height: 6; color: $text-muted; }
-    JobView #outcome { height: auto; }
-    """
+    The events are folded by :class:`TrainingState` (the one state machine of the job
+    protocol, shared with the CLI and the tests); this widget only draws that state."""
 
     def __init__(self, handle: Any, kind: str, title: str,
                  on_finish: Callable[[JobView, dict], None] | None = None) -> None:
@@ -46,11 +40,20 @@ class JobView(Vertical):
         self.kind = kind
         self.title = title
         self.on_finish = on_finish
-        self.losses: list[float] = []
-        self.log_lines: list[str] = []
-        self.finished = False
-        self.last: dict[str, Any] = {}
-        self.comparisons: list[dict] = []  # evaluation: one row per finished suite
+        self.state = TrainingState()
+
+    # what the rest of the console reads of a job
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    @property
+    def losses(self) -> list[float]:
+        return [loss for _, loss in self.state.losses]
+
+    @property
+    def comparisons(self) -> list[dict]:
+        return self.state.comparisons
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="row"):
@@ -63,49 +66,43 @@ class JobView(Vertical):
         yield Static("", id="outcome")
 
     def on_mount(self) -> None:
-        self.border_title = self.title
+        self.border_title = literal(self.title)
 
-    def apply(self, events: list[dict]) -> None:
+    def apply(self, events: list[JobEvent]) -> None:
+        was_finished, suites = self.finished, len(self.comparisons)
         for ev in events:
-            kind = ev.get("event")
-            if kind == "progress":
-                self._progress(ev)
-            elif kind in ("log", "phase"):
-                msg = ev.get("message") or ev.get("phase") or ""
-                self.log_lines = (self.log_lines + [visible_text(str(msg))])[-5:]
-            elif kind == "suite_done" and isinstance(ev.get("comparison"), dict):
-                self.comparisons.append(ev["comparison"])
-                self._show_results(partial=True)
-            elif kind in ("done", "error", "cancelled"):
-                self._finish(ev)
-        self.query_one("#log", Static).update(Text("\n".join(self.log_lines)))
+            if not self.finished:  # one terminal event counts; a late one changes nothing
+                self.state.apply(ev)
+        if any(ev.get("event") == "progress" for ev in events):
+            self._progress()
+        if len(self.comparisons) != suites and not self.finished:
+            self._show_results(partial=True)
+        lines = [visible_text(line) for line in list(self.state.log)[-5:]]
+        self.query_one("#log", Static).update(Text("\n".join(lines)))
+        if self.finished and not was_finished:
+            self._finish()
 
-    def _progress(self, ev: dict) -> None:
-        self.last = ev
+    def _progress(self) -> None:
+        st = self.state
         bar = self.query_one("#bar", ProgressBar)
-        total = ev.get("total_steps") or ev.get("total")
-        done = ev.get("step") if "step" in ev else ev.get("done")
-        if total:
-            bar.update(total=total, progress=done or 0)
+        if st.total_steps:
+            bar.update(total=st.total_steps, progress=st.step)
         bits = []
-        if ev.get("suite"):
-            bits.append(str(ev["suite"]))
-        if total:
-            bits.append(f"{done}/{total}")
-        if ev.get("epoch") is not None:
-            bits.append(f"epoch {ev['epoch']:.2f}")
-        if ev.get("loss") is not None:
-            self.losses.append(float(ev["loss"]))
-            bits.append(f"loss {ev['loss']:.4f}")
-        if ev.get("lr") is not None:
-            bits.append(f"lr {ev['lr']:.2e}")
-        if ev.get("tokens_per_s"):
-            bits.append(f"{ev['tokens_per_s']:.0f} tok/s")
-        if ev.get("items_per_s"):
-            bits.append(f"{ev['items_per_s']:.2f} items/s")
-        bits.append(f"ETA {fmt_eta(ev.get('eta_s'))}")
-        self.query_one("#figures", Label).update(Text("  ".join(bits)))
-        if self.kind == "train" and self.losses:
+        if st.suite:
+            bits.append(st.suite)
+        if st.total_steps:
+            bits.append(f"{st.step}/{st.total_steps}")
+        if st.epoch:
+            bits.append(f"epoch {st.epoch:.2f}")
+        if st.loss is not None:
+            bits.append(f"loss {st.loss:.4f}")
+        if st.lr is not None:
+            bits.append(f"lr {st.lr:.2e}")
+        if st.tokens_per_s:
+            bits.append(f"{st.tokens_per_s:.0f} tok/s")
+        bits.append(f"ETA {fmt_eta(st.eta_s)}")
+        self.query_one("#figures", Label).update(Text(visible_text("  ".join(bits))))
+        if self.kind == "train" and st.losses:
             self.query_one("#loss", Sparkline).data = self.losses[-200:]
 
     def _show_results(self, *, partial: bool) -> None:
@@ -114,11 +111,8 @@ class JobView(Vertical):
         title = "partial results (not final)" if partial else "results"
         self.query_one("#results", Static).update(comparison_table(self.comparisons, title=title))
 
-    def _finish(self, ev: dict) -> None:
-        if self.finished:
-            return
-        self.finished = True
-        kind = ev.get("event")
+    def _finish(self) -> None:
+        kind = self.state.status
         bar = self.query_one("#bar", ProgressBar)
         if self.comparisons:
             self._show_results(partial=kind != "done")
@@ -132,21 +126,15 @@ class JobView(Vertical):
         else:
             self.add_class("failed")
             label = "cancelled" if kind == "cancelled" else "failed"
-            text = Text.assemble((label, "bold red"), ": ",
-                                 visible_text(str(ev.get("message") or "")))
+            message = str((self.state.result or {}).get("message") or "")
+            text = Text.assemble((label, "bold red"), ": ", visible_text(message))
         self.query_one("#outcome", Static).update(text)
         if self.on_finish is not None:
-            self.on_finish(self, ev)
+            self.on_finish(self, self.state.result or {})
 
 
 class JobsPane(VerticalScroll):
     """The docked pane holding every job of this console session."""
-
-    DEFAULT_CSS = """
-    JobsPane { dock: bottom; height: 45%; border-top: solid $accent; display: none;
-        padding: 0 1; }
-    JobsPane.shown { display: block; }
-    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

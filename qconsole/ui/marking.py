@@ -3,7 +3,9 @@ live console and by the review screen alike.
 
 The controller only dispatches: the store writes go through a :class:`SessionRecorder` (off the
 UI thread, in order), and the panes are updated optimistically; undo reloads the turn from the
-store and redraws it.
+store and redraws it. Mark and rewrite are straight-line flows (a worker awaiting its dialog
+with ``push_screen_wait``). It is the one place a marked turn goes: the console and the review
+screen both hand their panes' actions here.
 """
 
 from __future__ import annotations
@@ -12,22 +14,25 @@ from collections.abc import Callable
 
 from textual.app import App
 
+from qconsole.sides import SIDES, Side
 from qconsole.store.failure_kinds import kind_label
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.ui.chat_pane import ChatPane, TurnView, apply_stored
 
 
-def side_label(side: str) -> str:
+def side_label(side: Side) -> str:
     return "base" if side == "left" else "adapter"
 
 
 class MarkingController:
+    ACTIONS = ("mark", "rewrite", "prefer", "undo")
+
     def __init__(
         self,
         app: App,
         recorder: Callable[[], SessionRecorder | None],
         handles: list[TurnHandle],
-        pane: Callable[[str], ChatPane],
+        pane: Callable[[Side], ChatPane],
     ) -> None:
         self.app = app
         self._recorder = recorder
@@ -44,6 +49,10 @@ class MarkingController:
             other.selected = msg.pane.selected
             other.focus()
             return
+        if msg.action not in self.ACTIONS:
+            self.app.notify(f"{msg.action.replace('_', ' ')} is not available here",
+                            severity="warning")
+            return
         view = msg.pane.selected_view()
         if view is None:
             self.app.notify("no turn selected: ↑/↓ pick one", severity="warning")
@@ -56,52 +65,55 @@ class MarkingController:
         if handle is None or self.recorder is None:
             self.app.notify("this turn is not saved, so it cannot be marked", severity="error")
             return
-        getattr(self, f"_{msg.action}")(msg.pane, view, handle)
+        if msg.action in ("mark", "rewrite"):  # a dialog first: a flow of its own
+            flow = self._mark if msg.action == "mark" else self._rewrite
+            self.app.run_worker(flow(msg.pane, view, handle), group="marking", exclusive=True,
+                                exit_on_error=False)
+        else:
+            getattr(self, f"_{msg.action}")(msg.pane, view, handle)
 
-    def _mark(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
-        from qconsole.ui.screens.mark import MarkChoice, MarkScreen
+    async def _mark(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+        from qconsole.ui.screens.mark import MarkScreen
 
-        def done(choice: MarkChoice | None) -> None:
-            if choice is None or self.recorder is None:
-                return
-            self.recorder.mark(handle, pane.side, choice.kind, choice.note, choice.step)
-            view.state.marks = [kind_label(choice.kind)]
-            if choice.step:
-                view.state.marks.append(f"step: {choice.step}")
-            if choice.note:
-                view.state.marks.append(f"“{choice.note}”")
-            view.refresh_state()
-            peer = self.pane("right" if pane.side == "left" else "left").view_for(
-                view.state.turn_no
+        choice = await self.app.push_screen_wait(MarkScreen(side_label(pane.side)))
+        if choice is None or self.recorder is None:
+            return
+        self.recorder.mark(handle, pane.side, choice.kind, choice.note, choice.step)
+        view.state.marks = [kind_label(choice.kind)]
+        if choice.step:
+            view.state.marks.append(f"step: {choice.step}")
+        if choice.note:
+            view.state.marks.append(f"“{choice.note}”")
+        view.refresh_state()
+        peer = self.pane("right" if pane.side == "left" else "left").view_for(
+            view.state.turn_no
+        )
+        if peer is not None:  # marked turns show in both panes
+            peer.state.peer_marked = f"{side_label(pane.side)} reply marked: " + kind_label(
+                choice.kind
             )
-            if peer is not None:  # marked turns show in both panes
-                peer.state.peer_marked = f"{side_label(pane.side)} reply marked: " + kind_label(
-                    choice.kind
-                )
-                peer.refresh_state()
-            self.app.notify(f"marked: {kind_label(choice.kind)} — w rewrites it")
+            peer.refresh_state()
+        self.app.notify(f"marked: {kind_label(choice.kind)} — w rewrites it")
 
-        self.app.push_screen(MarkScreen(side_label(pane.side)), done)
-
-    def _rewrite(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
+    async def _rewrite(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
         from qconsole.ui.screens.rewrite import RewriteScreen
 
-        def done(text: str | None) -> None:
-            if text is None or self.recorder is None:
-                return
-            self.recorder.rewrite(handle, pane.side, text)
-            view.state.rewrite = text
-            view.refresh_state()
-            self.app.notify("rewrite saved beside the original")
-
         seed = view.state.rewrite if view.state.rewrite is not None else view.state.reply
-        self.app.push_screen(RewriteScreen(view.state.user, view.state.reply, seed), done)
+        text = await self.app.push_screen_wait(
+            RewriteScreen(view.state.user, view.state.reply, seed)
+        )
+        if text is None or self.recorder is None:
+            return
+        self.recorder.rewrite(handle, pane.side, text)
+        view.state.rewrite = text
+        view.refresh_state()
+        self.app.notify("rewrite saved beside the original")
 
     def _prefer(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
         assert self.recorder is not None
         new = None if view.state.preferred else pane.side
         self.recorder.prefer(handle, new)
-        for name in ("left", "right"):
+        for name in SIDES:
             other = self.pane(name).view_for(view.state.turn_no)
             if other is not None:
                 other.state.preferred = new == name
@@ -121,7 +133,7 @@ class MarkingController:
             return
         no = next((i for i, h in enumerate(self.handles) if h.turn_id == turn.turn_id), None)
         if no is not None:
-            for name in ("left", "right"):
+            for name in SIDES:
                 v = self.pane(name).view_for(no)
                 if v is not None:
                     apply_stored(v.state, turn, name)

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from qconsole.chat.side import ChatSide
 from qconsole.inference.llama_backend import GenerationStats
+from qconsole.sides import Side
 
 
 @dataclass
@@ -20,15 +21,9 @@ class ModelsLoaded(Message):
 
 @dataclass
 class ReplyFinished(Message):
-    side: str
+    side: Side
     index: int
     user: str
     stats: GenerationStats
     note: str | None
-    error: str | None
-
-
-@dataclass
-class AdapterReady(Message):
-    side: ChatSide | None  # the right side with its adapter applied, or None for no adapter
     error: str | None

@@ -208,14 +208,21 @@ def test_near_duplicates_and_leakage_compare_content_not_template():
           "clips in May. How many clips did Natalia sell altogether in April and May?"
     chain = [f"State the final answer to the following arithmetic problem: {a} + {b} - 1 ="
              for a, b in [(1, 2), (3, 4), (5, 6), (7, 8), (2, 9)]]
-    index = eval_index([("gsm8k:0", gsm)] + [(f"cs:{i}", c) for i, c in enumerate(chain)],
-                       ["test"])
-    assert index.match(gsm.replace("Natalia", "Natalia")) == "gsm8k:0"
-    assert index.match("Natalia sold clips to 48 of her friends in April, and then she sold "
-                       "half as many clips in May. How many clips in total?") == "gsm8k:0"
-    assert index.match(chain[0]) == "cs:0"  # the very item
-    other = "State the final answer to the following arithmetic problem: 6 + 6 - 3 ="
-    assert index.match(other) is None  # shares only the template
+    index = eval_index([("gsm8k:0", gsm), ("gsm8k:1", "Weng earns $12 an hour for babysitting. "
+                                                      "Yesterday, she just did 50 minutes.")]
+                       + [(f"cs:{i}", c) for i, c in enumerate(chain)], ["test"])
+    assert len(index) == 7 and set(index.suites) == {"gsm8k", "cs"}
+    pairs = [
+        (gsm.replace("Natalia", "Natalia"), "72"),  # the very item
+        ("Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+         "clips in May. How many clips in total?", "72"),  # reworded tail
+        (chain[0], "2"),
+        ("State the final answer to the following arithmetic problem: 6 + 6 - 3 =", "9"),
+        ("What is the capital of France?", "Paris"),
+    ]
+    leaks = index.leaks(pairs)
+    assert leaks[0] == "gsm8k:0" and leaks[1] == "gsm8k:0" and leaks[2] == "cs:0"
+    assert 3 not in leaks and 4 not in leaks  # only the template is shared, or nothing
 
 
 def test_worked_arithmetic_follows_the_order_of_operations():

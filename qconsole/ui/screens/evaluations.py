@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Sparkline, Static
 
+from qconsole.text_safety import visible_text
 from qconsole.ui.results_table import comparison_table
 
 
@@ -81,31 +82,24 @@ class EvaluationsScreen(Screen[None]):
             self.query_one("#cycles", Static).update(Text(f"cycles unavailable: {exc}"))
             return
         trend = [_mean(row) for row in matrix.adapter]
+        strict = gem_metrics(accuracy_matrix(cycles, reading="strict"))
         self.query_one("#trend", Sparkline).data = [100 * (t or 0.0) for t in trend]
         lines = [Text(f"{len(infos)} cycle(s): " + " → ".join(i.adapter for i in infos),
                       style="bold"),
                  Text(f"ACC {_fmt(gem.acc)}   BWT {_fmt(gem.bwt, True)} pp   "
                       f"FWT {_fmt(gem.fwt, True)} pp   (per-cycle mean: "
-                      + ", ".join(_fmt(t) for t in trend) + ")")]
+                      + ", ".join(_fmt(t) for t in trend) + ")"),
+                 Text(f"strict reading: ACC {_fmt(strict.acc)}   BWT {_fmt(strict.bwt, True)} pp"
+                      f"   FWT {_fmt(strict.fwt, True)} pp", style="dim")]
         self.query_one("#cycles", Static).update(Group(*lines))
 
     def _show_run(self, index: int) -> None:
-        from qconsole.evaluation.report import summarize
-
         run = self.runs[index]
         try:
-            summary = summarize(run)
+            parts = run_detail(run)
         except Exception as exc:
             self.query_one("#table", Static).update(Text(f"cannot read this run: {exc}"))
             return
-        parts = [comparison_table([r.to_dict() for r in summary.rows],
-                                  title=("PARTIAL: " if summary.partial else "")
-                                  + f"{run.adapter_name or ''} · {run.run_id}")]
-        if summary.forgetting is not None:
-            f = summary.forgetting
-            style = "bold red" if f.flagged else ("yellow" if f.below_threshold else "green")
-            parts.append(Text(f"forgetting panel: {f.status} ({f.diff_points:+.1f} pp, "
-                              f"threshold {f.threshold_points:g})", style=style))
         self.query_one("#table", Static).update(Group(*parts))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -114,3 +108,30 @@ class EvaluationsScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def run_detail(run) -> list:
+    """What review shows for one stored run: the table (both readings, baselines), the
+    forgetting panel, what the readings mean, leaked items and the format-bleed line."""
+    from qconsole.evaluation.report import summarize
+
+    summary = summarize(run)
+    parts: list = [comparison_table([r.to_dict() for r in summary.rows],
+                                    title=("PARTIAL: " if summary.partial else "")
+                                    + f"{run.adapter_name or ''} · {run.run_id}")]
+    if summary.forgetting is not None:
+        f = summary.forgetting
+        style = "bold red" if f.flagged else ("yellow" if f.below_threshold else "green")
+        parts.append(Text(f"forgetting panel: {f.status} ({f.diff_points:+.1f} pp, "
+                          f"threshold {f.threshold_points:g})", style=style))
+    if any(r.strict is not None for r in summary.rows):
+        parts.append(Text("scores: flexible reading (headline); strict % = with the cue "
+                          "\"The answer is X.\"; format pp = strict diff minus flexible "
+                          "diff (format learning); const. % = always the majority answer",
+                          style="dim"))
+    for line in summary.leaks:
+        parts.append(Text(visible_text(line), style="yellow"))
+    if summary.bleed is not None:
+        parts.append(Text(visible_text(summary.bleed.describe()),
+                          style="yellow" if summary.bleed.adapter > summary.bleed.base else ""))
+    return parts

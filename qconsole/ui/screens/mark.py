@@ -3,18 +3,18 @@ multi-step route (generalise, analogy, judgement) are optional."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from qconsole.store.failure_kinds import FAILURE_KINDS, ROUTE_STEPS
+from qconsole.ui.literal import literal
+from qconsole.ui.screens.dialog import DialogScreen
 
 
 @dataclass(frozen=True)
@@ -24,37 +24,27 @@ class MarkChoice:
     step: str | None
 
 
-class MarkScreen(ModalScreen[MarkChoice | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    DEFAULT_CSS = """
-    MarkScreen { align: center middle; }
-    MarkScreen > Vertical { width: 80; max-width: 95%; height: auto; max-height: 90%;
-        border: thick $error; background: $surface; padding: 1 2; }
-    MarkScreen OptionList { height: auto; max-height: 14; }
-    MarkScreen Input, MarkScreen Select { margin-top: 1; }
-    """
-
+class MarkScreen(DialogScreen[MarkChoice | None]):
     def __init__(self, side_title: str, current: str | None = None) -> None:
         super().__init__()
         self.side_title = side_title
         self.current = current
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text(f"Why does this {self.side_title} reply fail? "
-                             "(a letter picks, Enter saves, Esc cancels)"))
-            options = [
-                Option(Text.assemble((f"[{k.hotkey}] ", "bold"), k.label, " — ",
-                                     (k.description, "dim")), id=k.key)
-                for k in FAILURE_KINDS
-            ]
-            yield OptionList(*options, id="kinds")
-            yield Input(placeholder="note (optional): what went wrong", id="note")
-            yield Select(
-                [(f"{s.label}: {s.description}", s.key) for s in ROUTE_STEPS],
-                prompt="failed step of the route (optional)",
-                id="step",
-            )
+    def compose_body(self) -> Iterator[Widget]:
+        yield Label(literal(f"Why does this {self.side_title} reply fail? "
+                            "(a letter picks, Enter saves, Esc cancels)"))
+        options = [
+            Option(Text.assemble((f"[{k.hotkey}] ", "bold"), k.label, " — ",
+                                 (k.description, "dim")), id=k.key)
+            for k in FAILURE_KINDS
+        ]
+        yield OptionList(*options, id="kinds")
+        yield Input(placeholder="note (optional): what went wrong", id="note")
+        yield Select(
+            [(f"{s.label}: {s.description}", s.key) for s in ROUTE_STEPS],
+            prompt="failed step of the route (optional)",
+            id="step",
+        )
 
     def on_mount(self) -> None:
         kinds = self.query_one("#kinds", OptionList)
@@ -89,6 +79,3 @@ class MarkScreen(ModalScreen[MarkChoice | None]):
                 step=None if select.is_blank() else str(select.value),
             )
         )
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

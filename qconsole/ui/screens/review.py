@@ -15,6 +15,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static
 
+from qconsole.sides import SIDES
 from qconsole.store.failure_kinds import FAILURE_KINDS
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
@@ -37,13 +38,6 @@ class ReviewScreen(Screen[None]):
         Binding("e", "evaluations", "Evaluations"),
         Binding("f5", "reload", "Reload", show=False),
     ]
-    DEFAULT_CSS = """
-    ReviewScreen #bar { height: 3; }
-    ReviewScreen #search { width: 1fr; }
-    ReviewScreen #filter { width: 36; }
-    ReviewScreen DataTable { height: 1fr; }
-    ReviewScreen #count { height: 1; padding: 0 1; color: $text-muted; }
-    """
 
     def __init__(self, store: SessionStore, *, standalone: bool = False) -> None:
         super().__init__()
@@ -133,9 +127,6 @@ class SessionScreen(Screen[None]):
     """One saved session, both sides; m/w/p/u edit marks and rewrites as in the console."""
 
     BINDINGS = [Binding("escape", "close", "Back")]
-    DEFAULT_CSS = """
-    SessionScreen #panes { height: 1fr; }
-    """
 
     def __init__(self, store: SessionStore, session_id: str) -> None:
         super().__init__()
@@ -144,7 +135,8 @@ class SessionScreen(Screen[None]):
         self.handles: list[TurnHandle] = []
         self.recorder: SessionRecorder | None = None
         self.marking = MarkingController(
-            self.app, lambda: self.recorder, self.handles, lambda side: self.query_one(f"#{side}")
+            self.app, lambda: self.recorder, self.handles,
+            lambda side: self.query_one(f"#{side}", ChatPane),
         )
 
     def compose(self) -> ComposeResult:
@@ -166,7 +158,7 @@ class SessionScreen(Screen[None]):
                 self.store, session_id=self.session_id,
                 on_error=lambda m: self.app.call_from_thread(self.notify, m, severity="error"),
             )
-        for side in ("left", "right"):
+        for side in SIDES:
             pane = self.query_one(f"#{side}", ChatPane)
             model = session.models.get(side, "") if isinstance(session.models, dict) else ""
             adapter = session.adapters.get(side) if isinstance(session.adapters, dict) else None
@@ -176,7 +168,7 @@ class SessionScreen(Screen[None]):
         for no, turn in enumerate(session.turns):
             self.handles.append(TurnHandle(turn.user, turn_id=turn.turn_id,
                                            session_id=self.session_id))
-            for side in ("left", "right"):
+            for side in SIDES:
                 if turn.reply(side) is not None:
                     self.query_one(f"#{side}", ChatPane).add_turn(state_from_turn(turn, side, no))
         left = self.query_one("#left", ChatPane)

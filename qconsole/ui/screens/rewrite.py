@@ -1,31 +1,28 @@
 """The rewrite editor: the failing reply, editable, saved beside the original (never over it).
 
-Ctrl+S saves, Esc cancels. The result is the training target of the next cycle."""
+Ctrl+S saves, Esc cancels. The result is the training target of the next cycle, so a rewrite
+identical to the model's reply is refused with a message: it would train the failure in.
+Ctrl+S is a plain binding (see qconsole/ui/screens/dialog.py): what was typed before it is
+what gets saved."""
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.app import ComposeResult
+from collections.abc import Iterator
+
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Label, TextArea
 
-from qconsole.text_safety import visible_text
+from qconsole.ui.literal import literal
+from qconsole.ui.screens.dialog import DialogScreen, FieldError
+
+SAME_AS_REPLY = ("this is the model's reply unchanged: a correction must differ from it "
+                 "(edit it, or Esc to leave it unmarked)")
 
 
-class RewriteScreen(ModalScreen[str | None]):
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("escape", "cancel", "Cancel", priority=True),
-    ]
-    DEFAULT_CSS = """
-    RewriteScreen { align: center middle; }
-    RewriteScreen > Vertical { width: 100; max-width: 95%; height: 80%;
-        border: thick $success; background: $surface; padding: 1 2; }
-    RewriteScreen TextArea { height: 1fr; }
-    RewriteScreen .original { color: $text-muted; max-height: 8; overflow-y: auto; }
-    """
+class RewriteScreen(DialogScreen[str | None]):
+    BINDINGS = [Binding("escape", "cancel", "Cancel", priority=True)]
+    SUBMIT_LABEL = "Save"
 
     def __init__(self, user: str, original: str, seed: str) -> None:
         super().__init__()
@@ -33,13 +30,12 @@ class RewriteScreen(ModalScreen[str | None]):
         self.original = original
         self.seed = seed
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text("Rewrite the reply as it should have been (typing replaces it, "
-                             "an arrow key edits it). Ctrl+S saves, Esc cancels."))
-            yield Label(Text("you: " + visible_text(self.user)), classes="original")
-            yield Label(Text("model said: " + visible_text(self.original)), classes="original")
-            yield TextArea(self.seed, id="editor", soft_wrap=True)
+    def compose_body(self) -> Iterator[Widget]:
+        yield Label(literal("Rewrite the reply as it should have been (typing replaces it, "
+                            "an arrow key edits it). Ctrl+S saves, Esc cancels."))
+        yield Label(literal("you: " + self.user), classes="original")
+        yield Label(literal("model said: " + self.original), classes="original")
+        yield TextArea(self.seed, id="editor", soft_wrap=True)
 
     def on_mount(self) -> None:
         editor = self.query_one("#editor", TextArea)
@@ -47,9 +43,10 @@ class RewriteScreen(ModalScreen[str | None]):
         # Selected: typing replaces the reply, an arrow key keeps it for editing.
         editor.select_all()
 
-    def action_save(self) -> None:
+    def collect(self) -> str | None:
         text = self.query_one("#editor", TextArea).text
-        self.dismiss(text if text.strip() else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        if not text.strip():
+            return None
+        if text.strip() == self.original.strip():
+            raise FieldError(SAME_AS_REPLY)
+        return text

@@ -1,0 +1,504 @@
+"""The remote backend against a real ``python -m llama_cpp.server`` serving the embedded model,
+plus a tiny loopback server that imitates llama.cpp's and vLLM's extras (per-request LoRA,
+/tokenize, stop_reason) and misbehaves on purpose (stalls, 401, broken streams)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from qconsole.errors import QConsoleError
+from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.remote import RemoteBackend, iter_sse, split_api_url
+from qconsole.inference.remote.config import parse_remote_spec, remote_spec_for
+from qconsole.prompts import Message, TranscriptTemplate
+from qconsole.sampling import GREEDY, SamplingSettings
+
+T = TranscriptTemplate()
+SERVER_DEPS = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
+SECRET = "sk-test-5ecret-VALUE-0042"
+
+
+def one_line(exc: pytest.ExceptionInfo) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and text
+    return text
+
+
+# -- pure parts ----------------------------------------------------------------------------
+def test_api_url_and_root():
+    assert split_api_url("http://127.0.0.1:8080/v1/") == (
+        "http://127.0.0.1:8080/v1", "http://127.0.0.1:8080")
+    assert split_api_url("http://h:1") == ("http://h:1/v1", "http://h:1")
+    assert split_api_url("https://openrouter.ai/api/v1")[1] == "https://openrouter.ai/api"
+    with pytest.raises(QConsoleError, match="http://host:port/v1"):
+        split_api_url("localhost:8080")
+
+
+def test_sse_parsing_skips_comments_and_joins_multiline_data():
+    raw = b": ping\r\ndata: {\"a\": 1}\r\n\r\nevent: x\ndata: one\ndata: two\n\ndata: [DONE]"
+    lines = iter(raw.splitlines(keepends=True))
+    assert list(iter_sse(lambda: next(lines, b""))) == ['{"a": 1}', "one\ntwo", "[DONE]"]
+
+
+def test_config_tables_are_checked_without_echoing_a_key():
+    assert remote_spec_for({}, "left") is None
+    spec = remote_spec_for({"right": {"url": "http://h:1/v1", "adapter": "a",
+                                      "adapter_mode": "vllm"}}, "right")
+    assert spec is not None and spec.adapter == "a" and spec.n_ctx == 4096
+    with pytest.raises(QConsoleError, match="must not hold an API key") as err:
+        parse_remote_spec({"url": "http://h:1", "api_key": SECRET}, where="[remote.right]")
+    assert SECRET not in one_line(err)
+    with pytest.raises(QConsoleError, match="unknown key 'modle'"):
+        parse_remote_spec({"url": "http://h:1", "modle": "x"})
+    with pytest.raises(QConsoleError, match="adapter_mode"):
+        parse_remote_spec({"url": "http://h:1", "adapter": "x"})
+    with pytest.raises(QConsoleError, match=r"\[remote.middle\]"):
+        remote_spec_for({"middle": {"url": "http://h:1"}}, "left")
+
+
+def test_missing_key_variable_is_named_not_guessed(monkeypatch):
+    monkeypatch.delenv("QC_NO_SUCH_KEY", raising=False)
+    with pytest.raises(QConsoleError, match="QC_NO_SUCH_KEY"):
+        RemoteBackend("http://127.0.0.1:9/v1", "m", api_key_env="QC_NO_SUCH_KEY")
+    b = RemoteBackend("http://user:pw@127.0.0.1:9/v1", "m")
+    assert "pw" not in b.label and b.display_name == "m @ 127.0.0.1:9"
+    with pytest.raises(QConsoleError, match="adapter_mode is 'none'"):
+        RemoteBackend("http://127.0.0.1:9/v1", "m", adapter="x")
+
+
+# -- a tiny fake server --------------------------------------------------------------------
+Route = Callable[[BaseHTTPRequestHandler, object], None]
+
+
+class FakeServer:
+    """Records every request; answers from ``routes[(method, path)]``, else 404."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+        self.routes: dict[tuple[str, str], Route] = {}
+        self.release = threading.Event()  # frees handlers that stall on purpose
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _handle(self, method: str) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                body = json.loads(raw) if raw else None
+                fake.requests.append({"method": method, "path": self.path,
+                                      "headers": dict(self.headers), "body": body})
+                route = fake.routes.get((method, self.path))
+                try:
+                    if route is None:
+                        send_json(self, 404, {"detail": "Not Found"})
+                    else:
+                        route(self, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.routes[("GET", "/v1/models")] = lambda h, b: send_json(h, 200, {"data": [{"id": "m"}]})
+
+    def last(self, path: str) -> dict:
+        return [r for r in self.requests if r["path"] == path][-1]
+
+
+def send_json(h: BaseHTTPRequestHandler, status: int, obj: object) -> None:
+    data = json.dumps(obj).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "application/json")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)
+
+
+def send_sse(h: BaseHTTPRequestHandler, events: list[object], delay: float = 0.0) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "text/event-stream")
+    h.end_headers()
+    for e in events:
+        h.wfile.write(b"data: " + (e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n\n")
+        h.wfile.flush()
+        time.sleep(delay)
+
+
+def chunk(text: str, finish: str | None = None, **extra) -> dict:
+    return {"choices": [{"text": text, "index": 0, "finish_reason": finish, **extra}]}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    server = FakeServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.release.set()
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def test_key_goes_in_the_bearer_header_and_nowhere_else(fake, monkeypatch):
+    monkeypatch.setenv("QC_TEST_KEY", SECRET)
+    fake.routes[("POST", "/v1/completions")] = lambda h, b: send_sse(
+        h, [chunk(" hi", "stop"), b"[DONE]"])
+    b = RemoteBackend(fake.url, "m", api_key_env="QC_TEST_KEY")
+    assert b.complete("x", GREEDY) == " hi"
+    assert fake.last("/v1/completions")["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert all(r["headers"].get("Authorization") == f"Bearer {SECRET}" for r in fake.requests)
+    assert SECRET not in repr(b) and SECRET not in str(vars(b)) and "QC_TEST_KEY" in repr(b)
+    with pytest.raises(TypeError):
+        pickle.dumps(b)
+    # a server that echoes the key back in its error never gets it into our message
+    fake.routes[("POST", "/v1/completions")] = lambda h, b: send_json(
+        h, 401, {"error": {"message": f"bad key {h.headers['Authorization']}"}})
+    stats = GenerationStats()
+    with pytest.raises(QConsoleError, match="HTTP 401") as err:
+        list(b.stream("x", GREEDY, stats=stats))
+    assert SECRET not in one_line(err) and "QC_TEST_KEY" in str(err.value)
+    assert stats.finish_reason == "error"
+
+
+def test_llamacpp_per_request_lora_and_exact_counts(fake):
+    """What we send to a llama.cpp server (its replies imitated from tools/server sources)."""
+    fake.routes[("GET", "/v1/models")] = lambda h, b: send_json(h, 200, {"data": [
+        {"id": "base.gguf", "owned_by": "llamacpp", "aliases": ["base"],
+         "meta": {"n_ctx": 2048, "n_ctx_train": 32768}}]})
+    fake.routes[("GET", "/props")] = lambda h, b: send_json(h, 200, {
+        "default_generation_settings": {"n_ctx": 2048}, "chat_template": "{{x}}"})
+    fake.routes[("GET", "/lora-adapters")] = lambda h, b: send_json(h, 200, [
+        {"id": 0, "path": "/a/other/adapter.gguf", "scale": 0.0},
+        {"id": 1, "path": "/a/mine/adapter.gguf", "scale": 1.0}])
+    fake.routes[("POST", "/tokenize")] = lambda h, b: send_json(
+        h, 200, {"tokens": list(range(len(b["content"].split())))})
+    fake.routes[("POST", "/v1/completions")] = lambda h, b: send_sse(h, [
+        chunk(" a"), chunk(" b"), chunk("", "stop"),
+        {"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 3}}, b"[DONE]"])
+    right = RemoteBackend(fake.url, "base", adapter="mine", adapter_mode="llamacpp",
+                          adapter_scale=0.5, n_ctx=4096).probe()
+    assert right.n_ctx == 2048 and right.server_kind == "llama.cpp"
+    assert right.chat_template == "{{x}}"
+    stats = GenerationStats()
+    assert "".join(right.stream("p", GREEDY, stats=stats)) == " a b"
+    sent = fake.last("/v1/completions")["body"]
+    assert sent["lora"] == [{"id": 1, "scale": 0.5}] and sent["model"] == "base"
+    assert sent["top_k"] == 1 and sent["min_p"] == 0.0 and "stop" not in sent
+    assert (stats.prompt_tokens, stats.completion_tokens, stats.finish_reason) == (7, 3, "eos")
+    assert right.count_tokens("one two three") == 3
+    assert fake.last("/tokenize")["body"] == {"content": "one two three", "add_special": False}
+    # the base pane on the same server switches every loaded adapter off explicitly
+    left = RemoteBackend(fake.url, "base").probe()
+    list(left.stream("p", GREEDY))
+    assert fake.last("/v1/completions")["body"]["lora"] == [
+        {"id": 0, "scale": 0.0}, {"id": 1, "scale": 0.0}]
+    right.set_adapter(0, scale=1.0)
+    list(right.stream("p", GREEDY))
+    assert fake.last("/v1/completions")["body"]["lora"] == [{"id": 0, "scale": 1.0}]
+    with pytest.raises(QConsoleError, match="no LoRA adapter 'nope'") as err:
+        right.set_adapter("nope")
+    assert "/a/mine/adapter.gguf" in one_line(err)
+
+
+def test_vllm_adapter_is_the_model_name_and_stop_reason_is_read(fake):
+    fake.routes[("GET", "/v1/models")] = lambda h, b: send_json(h, 200, {"data": [
+        {"id": "org/base", "owned_by": "vllm", "max_model_len": 8192, "parent": None},
+        {"id": "sql-lora", "owned_by": "vllm", "max_model_len": 8192, "parent": "org/base"}]})
+    fake.routes[("POST", "/tokenize")] = lambda h, b: send_json(h, 200, {
+        "count": len(b["prompt"]), "tokens": [7] * len(b["prompt"]), "max_model_len": 8192})
+    events = [chunk(" x"), chunk("", "stop", stop_reason=None), b"[DONE]"]
+    fake.routes[("POST", "/v1/completions")] = lambda h, b: send_sse(h, events)
+    b = RemoteBackend(fake.url, None, adapter="sql-lora", adapter_mode="vllm").probe()
+    assert b.model == "org/base" and b.n_ctx == 4096  # capped by the configured 4096
+    stats = GenerationStats()
+    assert b.complete("p", GREEDY) == " x"
+    list(b.stream("p", GREEDY, stats=stats))
+    body = fake.last("/v1/completions")["body"]
+    assert body["model"] == "sql-lora" and "lora" not in body
+    assert body["repetition_penalty"] == 1.0 and stats.finish_reason == "eos"
+    assert b.count_tokens("anything") == 8
+    assert fake.last("/tokenize")["body"]["add_special_tokens"] is False
+    with pytest.raises(QConsoleError, match="serves no adapter named 'other'"):
+        b.set_adapter("other")
+
+
+def test_chat_endpoint_reads_deltas(fake):
+    fake.routes[("POST", "/v1/chat/completions")] = lambda h, b: send_sse(h, [
+        {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]},
+        {"choices": [{"delta": {"content": "Hel"}, "finish_reason": None}]},
+        {"choices": [{"delta": {"content": "lo"}, "finish_reason": "length"}]}, b"[DONE]"])
+    b = RemoteBackend(fake.url, "m", endpoint="chat", sampling_extras=False)
+    stats = GenerationStats()
+    assert "".join(b.stream("hi", GREEDY, stats=stats)) == "Hello"
+    body = fake.last("/v1/chat/completions")["body"]
+    assert body["messages"] == [{"role": "user", "content": "hi"}] and "top_k" not in body
+    assert stats.finish_reason == "length"
+
+
+def test_broken_streams_and_server_errors_are_one_line(fake):
+    b = RemoteBackend(fake.url, "m")
+    fake.routes[("POST", "/v1/completions")] = lambda h, _: send_sse(h, [chunk("a"), b"{nope"])
+    with pytest.raises(QConsoleError, match="malformed stream") as err:
+        list(b.stream("p", GREEDY))
+    one_line(err)
+    fake.routes[("POST", "/v1/completions")] = lambda h, _: send_sse(h, [chunk("a")])
+    stats = GenerationStats()
+    with pytest.raises(QConsoleError, match="before the reply was finished"):
+        list(b.stream("p", GREEDY, stats=stats))
+    assert stats.finish_reason == "error"
+    fake.routes[("POST", "/v1/completions")] = lambda h, _: send_json(
+        h, 500, {"error": {"message": "CUDA out of memory\nat line 3", "type": "server_error"}})
+    with pytest.raises(QConsoleError, match="HTTP 500.*CUDA out of memory at line 3") as err:
+        list(b.stream("p", GREEDY))
+    one_line(err)
+    fake.routes[("POST", "/v1/completions")] = lambda h, _: send_json(
+        h, 400, {"error": {"message": "Unrecognized request argument supplied: top_k"}})
+    with pytest.raises(QConsoleError, match="sampling_extras = false"):
+        list(b.stream("p", GREEDY))
+
+
+def stall(fake: FakeServer) -> Route:
+    def route(h: BaseHTTPRequestHandler, body: object) -> None:
+        fake.release.wait(10)  # like a server still reading a long prompt: not even headers
+    return route
+
+
+def test_cancel_while_the_server_is_silent_returns_at_once(fake):
+    fake.routes[("POST", "/v1/completions")] = stall(fake)
+    b = RemoteBackend(fake.url, "m", timeout_s=30).probe()
+    cancel, stats = threading.Event(), GenerationStats()
+    threading.Timer(0.2, cancel.set).start()
+    t0 = time.perf_counter()
+    assert list(b.stream("p", GREEDY, cancel=cancel, stats=stats)) == []
+    assert time.perf_counter() - t0 < 2 and stats.finish_reason == "cancelled"
+
+
+def test_silent_server_times_out_with_one_line(fake):
+    fake.routes[("POST", "/v1/completions")] = stall(fake)
+    b = RemoteBackend(fake.url, "m", timeout_s=0.3)
+    with pytest.raises(QConsoleError, match=r"did not answer within 0\.3 s") as err:
+        list(b.stream("p", GREEDY))
+    one_line(err)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_is_one_clear_line():
+    b = RemoteBackend(f"http://127.0.0.1:{free_port()}/v1", "m", timeout_s=5)
+    stats = GenerationStats()
+    with pytest.raises(QConsoleError, match="connection refused") as err:
+        list(b.stream("p", GREEDY, stats=stats))
+    one_line(err)
+    assert stats.finish_reason == "error"
+    with pytest.raises(QConsoleError, match="cannot reach"):
+        b.count_tokens("x")
+
+
+# -- the real llama-cpp-python server ------------------------------------------------------
+@contextmanager
+def llama_server(args: list[str], port: int, log: Path) -> Iterator[str]:
+    missing = [m for m in SERVER_DEPS if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"llama_cpp.server needs {', '.join(missing)}: "
+                    "pip install 'llama-cpp-python[server]'")
+    url = f"http://127.0.0.1:{port}/v1"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", *args],
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"llama_cpp.server not ready: {log.read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server_url(embedded_model_path, tmp_path_factory) -> Iterator[str]:
+    port = free_port()
+    args = ["--model", str(embedded_model_path), "--model_alias", "gemma", "--n_ctx", "1024",
+            "--n_threads", "1", "--verbose", "False", "--host", "127.0.0.1", "--port", str(port)]
+    with llama_server(args, port, tmp_path_factory.mktemp("server") / "log.txt") as url:
+        yield url
+
+
+@pytest.fixture
+def remote(server_url) -> RemoteBackend:
+    return RemoteBackend(server_url, "gemma", n_ctx=1024).probe()
+
+
+@pytest.fixture
+def local(backend):
+    """The in-process reference: the session's LlamaBackend, always handed back adapter-free."""
+    yield backend
+    backend.set_adapter(None)
+
+
+QUESTION = "Tom has 3 apples and buys 5 more. He gives 2 away. How many apples does he have?"
+
+
+def test_real_server_streams_tokens_and_stops_at_the_next_turn(remote):
+    assert remote.server_kind == "llama-cpp-python" and remote.token_count_exact
+    stats = GenerationStats()
+    settings = SamplingSettings(temperature=0.0, max_tokens=32)
+    pieces = list(remote.stream(T.render([Message("user", "Name three colours.")]), settings,
+                                stop=T.stop, stats=stats))
+    text = "".join(pieces)
+    assert len(pieces) >= 2 and text.strip() and "User:" not in text
+    assert stats.finish_reason == "stop" and stats.completion_tokens >= len(pieces)
+    assert stats.prompt_tokens > 10 and stats.ttft_s is not None
+    assert stats.elapsed_s >= stats.ttft_s
+    # without the stop strings the same model runs on into the next turn
+    raw = remote.complete(T.render([Message("user", "Name three colours.")]), settings)
+    assert "User:" in raw or "Assistant:" in raw
+
+
+def test_real_server_length_limit(remote):
+    stats = GenerationStats()
+    list(remote.stream("Once upon a time", SamplingSettings(temperature=0.0, max_tokens=5),
+                       stats=stats))
+    assert stats.completion_tokens == 5 and stats.finish_reason == "length"
+
+
+def test_real_server_cancel_mid_stream_then_serves_again(remote):
+    cancel, stats, out = threading.Event(), GenerationStats(), []
+    for piece in remote.stream("Count: 1, 2, 3,", SamplingSettings(temperature=0.0,
+                               max_tokens=200), cancel=cancel, stats=stats):
+        out.append(piece)
+        if len(out) == 3:
+            cancel.set()
+    assert stats.finish_reason == "cancelled" and stats.completion_tokens <= 4
+    assert remote.complete("Hello", SamplingSettings(temperature=0.0, max_tokens=3))
+
+
+def test_real_server_greedy_matches_the_local_backend(remote, local):
+    """Same text, token counts and finish reason as llama.cpp in this process.
+
+    Both sides first run the same short request: llama.cpp reuses the longest token prefix of
+    its previous request, and a prompt evaluated in two batches (BOS earlier, the rest now)
+    can round differently from one evaluated at once, enough to flip a greedy pick on this
+    4-bit model ("3+2=5" vs "3+5=8" here). Same history, same numbers, local or remote."""
+    warm = SamplingSettings(temperature=0.0, max_tokens=3)
+    assert remote.complete("Hello", warm) == local.complete("Hello", warm)
+    greedy = replace(GREEDY, max_tokens=40)
+    for question in (QUESTION, "Name three colours."):
+        prompt = T.render([Message("user", question)])
+        s_remote, s_local = GenerationStats(), GenerationStats()
+        got = "".join(remote.stream(prompt, greedy, stop=T.stop, stats=s_remote))
+        want = "".join(local.stream(prompt, greedy, stop=T.stop, stats=s_local))
+        assert got == want
+        assert (s_remote.prompt_tokens, s_remote.completion_tokens, s_remote.finish_reason) == (
+            s_local.prompt_tokens, s_local.completion_tokens, s_local.finish_reason)
+        assert remote.count_tokens(prompt) == local.count_tokens(prompt)
+
+
+def test_real_server_wrong_model_and_overlong_prompt(server_url, remote):
+    with pytest.raises(QConsoleError, match="serves no model named 'gemma-9b'.*gemma") as err:
+        RemoteBackend(server_url, "gemma-9b").probe()
+    one_line(err)
+    stats = GenerationStats()
+    with pytest.raises(QConsoleError, match="without a reply.*tokens; the context holds 1024"):
+        list(remote.stream("word " * 1500, GREEDY, stats=stats))
+    assert stats.finish_reason == "error"
+
+
+def write_tiny_lora(path: Path) -> Path:
+    """A random rank-4 GGUF LoRA on every ffn_down of the embedded Gemma 3 (changes replies)."""
+    import gguf
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    w = gguf.GGUFWriter(str(path), "gemma3")
+    w.add_type(gguf.GGUFType.ADAPTER)
+    w.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 4.0)
+    for i in range(18):
+        w.add_tensor(f"blk.{i}.ffn_down.weight.lora_a",
+                     rng.normal(0, 0.02, (4, 2048)).astype(np.float32))
+        w.add_tensor(f"blk.{i}.ffn_down.weight.lora_b",
+                     rng.normal(0, 0.02, (640, 4)).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path
+
+
+def test_llama_cpp_python_selects_the_adapter_by_model_alias(embedded_model_path, local,
+                                                             tmp_path):
+    lora = write_tiny_lora(tmp_path / "lora.gguf")
+    port = free_port()
+    common = {"model": str(embedded_model_path), "n_ctx": 1024, "n_threads": 1,
+              "verbose": False}
+    cfg = tmp_path / "server.json"
+    cfg.write_text(json.dumps({"host": "127.0.0.1", "port": port, "models": [
+        {**common, "model_alias": "base"},
+        {**common, "model_alias": "tuned", "lora_path": str(lora)}]}))
+    prompt = T.render([Message("user", "Name three colours.")])
+    settings = SamplingSettings(temperature=0.0, top_k=1, repeat_penalty=1.0, max_tokens=24)
+    with llama_server(["--config_file", str(cfg)], port, tmp_path / "log.txt") as url:
+        tuned = RemoteBackend(url, "base", adapter="tuned", adapter_mode="model").probe()
+        base = RemoteBackend(url, "base").probe()
+        got_tuned = tuned.complete(prompt, settings, stop=T.stop)
+        got_base = base.complete(prompt, settings, stop=T.stop)
+        with pytest.raises(QConsoleError, match="no /lora-adapters endpoint"):
+            RemoteBackend(url, "base", adapter="tuned", adapter_mode="llamacpp").probe()
+    local.set_adapter(lora)
+    want_tuned = local.complete(prompt, settings, stop=T.stop)
+    local.set_adapter(None)
+    assert got_base == local.complete(prompt, settings, stop=T.stop)
+    assert got_tuned == want_tuned and got_tuned != got_base
+
+
+def test_a_chat_side_runs_on_a_remote_backend(remote):
+    from qconsole.chat.side import ChatSide
+
+    side = ChatSide("right", remote, T, model_name=remote.display_name)
+    outcome = side.run_turn("Name three colours.", SamplingSettings(temperature=0.0,
+                                                                    max_tokens=24))
+    assert outcome.reply and outcome.stats.finish_reason in ("stop", "length", "eos")
+    assert [m.role for m in side.history] == ["user", "assistant"]
+    assert side.plan("And two more?", GREEDY).prompt_tokens > outcome.stats.prompt_tokens

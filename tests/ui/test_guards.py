@@ -1,0 +1,40 @@
+"""Loop keys with nothing to work on say why instead of failing: no local model (a remote left
+pane), no adapter to evaluate, nothing to train on."""
+
+from qconsole.config import Config
+from qconsole.ui.app import QConsoleApp
+
+
+async def test_loop_keys_explain_when_they_cannot_run(scripted_loader, posted):
+    app = QConsoleApp(Config(), sides_loader=scripted_loader(["hi"], None))
+    async with app.run_test(message_hook=posted) as pilot:
+        while app.query_one("#prompt").disabled:
+            await pilot.pause(0.05)
+        for key in ("f3", "f5", "f6", "f8"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is app.screen_stack[0]  # no dialog opened on nothing
+        messages = " ".join(n.message for n in posted.notifications)
+        assert "need a local model" in messages
+        assert "no job is running" in messages
+
+
+async def test_quitting_cancels_running_jobs(tmp_path, scripted_loader):
+    import sys
+    import time
+
+    from qconsole.jobs import start_job
+    from qconsole.ui.jobs_pane import JobsPane, JobView
+
+    app = QConsoleApp(Config(), sides_loader=scripted_loader(["hi"], None))
+    async with app.run_test() as pilot:
+        handle = start_job([sys.executable, "-c", "import time; time.sleep(60)"],
+                           tmp_path / "sleep.log")
+        app.query_one("#jobs", JobsPane).add_job(JobView(handle, "train", "sleeper"))
+        await pilot.pause(0.1)
+        assert handle.running
+        await pilot.press("ctrl+q")
+    deadline = time.time() + 10
+    while handle.running and time.time() < deadline:
+        time.sleep(0.05)
+    assert not handle.running

@@ -89,6 +89,17 @@ def test_draft_next_question_kind_and_judge_with_a_local_teacher(tmp_path, local
     verdict = judge_pair(local_teacher, QUESTION, WRONG, edited, reference="6")
     assert verdict.winner in ("a", "b", "tie", "inconsistent")
     assert verdict.agreed == (verdict.winner != "inconsistent")
+    from qconsole.evaluation.results import ItemResult
+
+    records = [ItemResult("in-domain:1", "in-domain", False, True, prompt=QUESTION,
+                          reference=edited, base_reply=WRONG, adapter_reply=edited),
+               ItemResult("in-domain:2", "in-domain", False, False, prompt=QUESTION,
+                          base_reply=WRONG, adapter_reply=None)]  # no adapter reply: skipped
+    report = ctl.judge_items(records)
+    assert report.n == 1 and report.agreement_rate in (0.0, 1.0)
+    assert report.count("a") + report.count("b") + report.count("tie") + report.count(
+        "inconsistent") == 1
+    assert "agreement" in report.lines()[1]
 
 
 def test_teacher_variants_are_parsed_filtered_and_stored_as_synthetic(tmp_path, local_teacher):

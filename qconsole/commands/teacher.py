@@ -131,12 +131,12 @@ def run_play(args: argparse.Namespace) -> int:
     if args.side != "both":
         sides = {args.side: sides[args.side]}
     missing = [k for k, v in sides.items() if v is None]
+    first_line = (note or "no adapter").strip().splitlines()[0]
     if missing and args.side != "both":
-        raise QConsoleError(f"the {missing[0]} side has no model: {note}")
+        raise QConsoleError(f"the {missing[0]} side has no model: {first_line}")
     sides = {k: v for k, v in sides.items() if v is not None}
     if missing:
-        print(f"(right side empty: {note.splitlines()[0] if note else 'no adapter'}; "
-              "playing the left side only)", file=sys.stderr)
+        print(f"(right side empty: {first_line} playing the left side only)", file=sys.stderr)
     if not ctl.has_teacher and not args.no_judge:
         print("(no teacher configured: rule checks only)", file=sys.stderr)
 

@@ -29,6 +29,7 @@ from qconsole.errors import QConsoleError
 from qconsole.paths import workspace_dir
 from qconsole.prompts import Message
 from qconsole.sampling import SamplingSettings
+from qconsole.sides import Side
 from qconsole.teacher.config import NO_TEACHER, TeacherSpec
 from qconsole.teacher.draft import DraftCorrection, draft_correction
 from qconsole.teacher.instructions import (
@@ -219,7 +220,7 @@ class TeacherController:
         out.extend(p.line() for p in self.proposals(session_id) if p.status == "pending")
         return out
 
-    def next_question_for(self, session_id: str, side: str = "left") -> str:
+    def next_question_for(self, session_id: str, side: Side = "left") -> str:
         from qconsole.store.corrections import side_context
 
         session = self.store.load_session(session_id)
@@ -235,7 +236,7 @@ class TeacherController:
                                           max_tokens=16))
 
     # -- draft correction -----------------------------------------------------------------------
-    def _turn(self, session_id: str, turn_id: str, side: str):
+    def _turn(self, session_id: str, turn_id: str, side: Side):
         from qconsole.store.corrections import side_context
 
         session = self.store.load_session(session_id)
@@ -247,7 +248,7 @@ class TeacherController:
         info = (session.extra.get("teacher_turns") or {}).get(turn_id) or {}
         return session, turn, reply, side_context(session, pos, side), info
 
-    def draft(self, session_id: str, turn_id: str, side: str, *,
+    def draft(self, session_id: str, turn_id: str, side: Side, *,
               reference: str | None = None) -> DraftCorrection:
         _, turn, reply, context, info = self._turn(session_id, turn_id, side)
         mark = turn.mark(side)
@@ -257,7 +258,7 @@ class TeacherController:
             reference=reference if reference is not None else info.get("reference"),
         )
 
-    def save_draft(self, session_id: str, turn_id: str, side: str, draft: DraftCorrection,
+    def save_draft(self, session_id: str, turn_id: str, side: Side, draft: DraftCorrection,
                    final_text: str) -> dict:
         """Store the person's final text as the rewrite, with the draft's provenance."""
         if not final_text.strip():
@@ -268,7 +269,7 @@ class TeacherController:
         return provenance
 
     # -- more like this -------------------------------------------------------------------------
-    def variants(self, session_id: str, turn_id: str, side: str, n: int = 10, *,
+    def variants(self, session_id: str, turn_id: str, side: Side, n: int = 10, *,
                  gym: str | None = None, gym_config: Mapping[str, Any] | None = None,
                  evals: Any = None) -> list[Variant]:
         """N candidates like the failure at (turn, side), filtered; dropped ones say why.
@@ -294,7 +295,7 @@ class TeacherController:
         kept = [v for v in filtered if v.kept][:n]
         return kept + [v for v in filtered if not v.kept]
 
-    def store_variants(self, session_id: str, turn_id: str, side: str,
+    def store_variants(self, session_id: str, turn_id: str, side: Side,
                        variants: Sequence[Variant]) -> list[str]:
         """Store the variants the person accepted as synthetic corrections; their session ids."""
         session, turn, _, _, _ = self._turn(session_id, turn_id, side)

@@ -120,7 +120,7 @@ def settings_from_args(args: argparse.Namespace) -> Any:
 
 
 def request_from_args(args: argparse.Namespace) -> Any:
-    from qconsole.training.pipeline import TrainRequest
+    from qconsole.training.request import TrainRequest
 
     return TrainRequest(
         model=args.model,

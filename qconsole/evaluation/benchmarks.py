@@ -40,12 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.benchmark_data import local_stem
+from qconsole.evaluation.benchmark_data import (  # the names live there: the UI imports them
+    DATA_DIR_ENV,
+    DEFAULT_BENCHMARKS,
+    FORGETTING_PANEL,
+    default_data_dir,
+    local_stem,
+)
 
-DEFAULT_BENCHMARKS: tuple[str, ...] = ("gsm8k_cot", "arc_challenge", "hellaswag", "winogrande",
-                                       "mmlu")
-FORGETTING_PANEL: tuple[str, ...] = ("hellaswag", "arc_challenge", "winogrande")
-DATA_DIR_ENV = "QCONSOLE_BENCHMARK_DATA"
+__all__ = ["DATA_DIR_ENV", "DEFAULT_BENCHMARKS", "FORGETTING_PANEL", "default_data_dir"]
 
 # stem -> the field that tells which leaf task a row belongs to (value: the stock dataset_name)
 ROW_FILTERS: dict[str, str] = {"mmlu": "subject"}
@@ -76,12 +79,6 @@ class BenchmarkTask:
     @property
     def source(self) -> str:
         return "local" if self.config is not None else "hub"
-
-
-def default_data_dir() -> Path | None:
-    """``$QCONSOLE_BENCHMARK_DATA`` when set (tests and CI point it at a local copy)."""
-    value = os.environ.get(DATA_DIR_ENV)
-    return Path(value).expanduser() if value else None
 
 
 def _lm_eval_tasks_dir() -> Path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qconsole.evaluation.benchmarks import FORGETTING_PANEL
+from qconsole.evaluation.benchmark_data import FORGETTING_PANEL
 from qconsole.evaluation.suites import SuiteSpec
 
 _DATA = Path(__file__).with_name("data")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.evaluation.benchmarks import DEFAULT_BENCHMARKS
+from qconsole.evaluation.benchmark_data import DEFAULT_BENCHMARKS
 from qconsole.evaluation.panel import DEFAULT_PANEL
 from qconsole.evaluation.store import RunStore, write_json
 from qconsole.evaluation.suites import IN_DOMAIN, SuiteSpec, benchmark_suite
@@ -47,6 +47,7 @@ class EvalRequest:
     evals_root: str | None = None
     sessions_root: str | None = None
     run_id: str | None = None
+    engine: str = "llama.cpp"  # or "vllm" (qconsole/evaluation/vllm_engine.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -1,7 +1,7 @@
 """Starting ``qconsole train`` from the console, and following it.
 
 One launch path: the console, the CLI and the tests describe a run with the same request object
-(:class:`qconsole.training.pipeline.TrainRequest`, what ``qconsole train`` parses its flags
+(:class:`qconsole.training.request.TrainRequest`, what ``qconsole train`` parses its flags
 into); :func:`request_argv` turns it back into the command's flags, in one place, so the dialog
 and the CLI cannot drift apart, and :func:`start_training` starts the job through
 qconsole.jobs. ``TrainingState`` folds a job's events into what a jobs pane shows: phase,
@@ -19,7 +19,7 @@ from typing import Any
 
 from qconsole.jobs import JobHandle, qconsole_argv, start_job
 from qconsole.jobs.events import JobEvent
-from qconsole.training.pipeline import TrainRequest
+from qconsole.training.request import TrainRequest
 from qconsole.training.settings import TrainSettings
 
 # TrainSettings field -> ``qconsole train`` flag (target_modules is --targets, preset --preset).

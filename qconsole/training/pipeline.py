@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,32 +36,10 @@ from qconsole.training.dataset import (
 )
 from qconsole.training.examples import TrainingExample, examples_from_store, load_replay
 from qconsole.training.loop import StepInfo, TrainingCancelled
+from qconsole.training.request import TrainRequest
 from qconsole.training.settings import TrainSettings
 
 TMP_PREFIX = ".train-"
-
-
-@dataclass
-class TrainRequest:
-    """What to train on and how. ``model`` None: the configured chat model."""
-
-    model: str | None = None
-    template: str | None = None
-    settings: TrainSettings = field(default_factory=TrainSettings)
-    sessions_dir: Path | None = None
-    session_ids: list[str] | None = None
-    kind: str | None = None
-    include_preferences: bool = False
-    include_synthetic: bool = True  # the teacher's "more like this" variants
-    replay: Path | None = None
-    replay_max: int | None = None
-    examples: list[TrainingExample] | None = None  # given directly: the store is not read
-    name: str | None = None
-    adapters_root: Path | None = None
-    hf_model_dir: Path | None = None
-    verify: bool = True
-    dry_run: bool = False
-    preview: int = 3
 
 
 @dataclass

@@ -337,7 +337,7 @@ def test_train_request_round_trips_through_the_real_parser(tmp_path: Path):
 
     from qconsole.commands import train as train_cmd
     from qconsole.training.launch import request_argv
-    from qconsole.training.pipeline import TrainRequest
+    from qconsole.training.request import TrainRequest
 
     request = TrainRequest(
         model="default", template="transcript",

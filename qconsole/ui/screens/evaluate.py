@@ -48,7 +48,7 @@ class EvalChoice:
     def request(self, *, model: str, adapter: str, sessions_root: str) -> EvalRequest:
         """The request ``qconsole eval`` would build from the same choices (reads probe files:
         call it off the UI thread)."""
-        from qconsole.evaluation.benchmarks import default_data_dir
+        from qconsole.evaluation.benchmark_data import default_data_dir
         from qconsole.evaluation.request import EvalRequest, default_suites
         from qconsole.evaluation.suites import gym_suite, probe_suite
 

@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from qconsole.errors import QConsoleError
 from qconsole.text_safety import visible_text
-from qconsole.training.pipeline import TrainRequest
+from qconsole.training.request import TrainRequest
 from qconsole.training.settings import PRESET_HELP, PRESETS, settings_for
 from qconsole.ui.screens.dialog import DialogScreen, FieldError
 

@@ -24,7 +24,7 @@ import struct
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from qconsole.errors import QConsoleError
 from qconsole.paths import cache_dir
@@ -82,7 +82,7 @@ class _Reader:
     """Reads a header whose every length is hostile until checked against the file size: a
     47-byte file claiming a 2^40-byte string is corrupt, not a MemoryError."""
 
-    def __init__(self, fh: BinaryIO, size: int) -> None:
+    def __init__(self, fh: IO[bytes], size: int) -> None:
         self.fh = fh
         self.size = size
 

@@ -267,4 +267,4 @@ def turn_doc(db: TinyDB, session_id: str, turn_id: str) -> tuple[int, dict]:
     doc = db.table(TURNS).get(where("turn_id") == turn_id)
     if doc is None:
         raise QConsoleError(f"session {session_id} has no turn {turn_id}")
-    return doc.doc_id, doc  # type: ignore[union-attr,return-value]
+    return doc.doc_id, doc

@@ -37,7 +37,7 @@ fi
 # Its own conversion cache (config and tokenizer, built by this environment's transformers, as on
 # a GPU user's first run); the assembled embedded model is shared.
 shared_cache=${QCONSOLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qconsole}
-export QCONSOLE_CACHE="$VENV/qconsole-cache"
+export QCONSOLE_CACHE="$(cd "$VENV" && pwd)/qconsole-cache"  # absolute: tests link into it
 mkdir -p "$shared_cache/models" "$QCONSOLE_CACHE"
 ln -sfn "$shared_cache/models" "$QCONSOLE_CACHE/models"
 # Say what ran, so a recorded result names its versions.

@@ -160,6 +160,24 @@ def test_training_and_install_litter_is_removed_by_the_registry(tmp_path) -> Non
     assert [p.name for p in tmp_path.iterdir()] == [f".train-{os.getpid()}-live"]
 
 
+def test_dead_writers_temp_files_leave_eval_runs_and_adapter_folders(tmp_path) -> None:
+    from qconsole.adapters.registry import GGUF_PART, GGUF_PART_LEGACY
+    from qconsole.evaluation.store import RunStore
+    from qconsole.jobs.litter import remove_litter
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    runs = RunStore(tmp_path / "evals")
+    run = runs.create({"model": "m"})
+    litter = run.path / f".results.json.p{dead.pid}.x1.tmp"
+    litter.write_text("{")
+    runs.runs()
+    assert not litter.exists()
+    part = tmp_path / f".adapter-p{dead.pid}.x2.gguf.part"
+    part.write_bytes(b"GGUF")
+    assert remove_litter(tmp_path, GGUF_PART, GGUF_PART_LEGACY) == 1 and not part.exists()
+
+
 def test_eval_progress_and_report_show_escapes_in_suite_names(capsys) -> None:
     """Item 5: a probe file's ``suite:`` name reaches the progress lines and reports."""
     from qconsole.commands.eval import _HumanProgress

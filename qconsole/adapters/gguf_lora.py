@@ -143,7 +143,9 @@ def convert_peft_to_gguf(
     np_dtype = np.float32 if dtype == "f32" else np.float16
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=".adapter-", suffix=".gguf.part")
+    # named by pid: a conversion killed midway leaves a file the next listing removes
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".adapter-p{os.getpid()}.",
+                                    suffix=".gguf.part")
     os.close(fd)
     rescaled = permuted = 0
     try:

@@ -30,6 +30,8 @@ MAX_NAME = 64
 TRAIN_TMP = re.compile(r"^\.train-(?P<pid>\d+)-")
 INSTALL_TMP = re.compile(r"^\.install-(?P<pid>\d+)-")
 INSTALL_TMP_LEGACY = re.compile(r"^\.install-(?!\d+-)")
+GGUF_PART = re.compile(r"^\.adapter-p(?P<pid>\d+)\..*\.gguf\.part$")
+GGUF_PART_LEGACY = re.compile(r"^\.adapter-.*\.gguf\.part$")
 
 
 def clear_litter(root: str | os.PathLike[str] | None = None) -> int:
@@ -115,6 +117,7 @@ def load_entry(
 ) -> AdapterEntry:
     """Describe one adapter directory against a base. Problems become ``reason``, never raise."""
     folder = Path(path)
+    remove_litter(folder, GGUF_PART, GGUF_PART_LEGACY)  # of a conversion killed midway
     base = Path(base_gguf).expanduser().resolve()
     entry = AdapterEntry(name=folder.name, path=folder, usable=False, base_gguf=base)
     try:

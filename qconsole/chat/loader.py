@@ -113,6 +113,12 @@ def attach_adapter(
     entry = get_adapter(name, base_path)
     if not entry.usable:
         raise QConsoleError(f"adapter {name} cannot be used: {entry.reason}")
+    if right is not None and _is_remote(right.backend):
+        # a server pane: vLLM loads the PEFT folder at runtime, llama-server selects its file
+        right.backend.load_adapter(entry.name, entry.path)  # type: ignore[union-attr]
+        right.adapter_name = entry.name
+        right.adapter_fingerprint = adapter_fingerprint(entry.path)
+        return right
     gguf = ensure_gguf_lora(entry, base_gguf=base_path)
     if right is not None and isinstance(right.backend, LlamaBackend):
         backend = right.backend
@@ -125,6 +131,12 @@ def attach_adapter(
     side.adapter_name = entry.name
     side.adapter_fingerprint = adapter_fingerprint(entry.path)
     return side
+
+
+def _is_remote(backend: object) -> bool:
+    from qconsole.inference.remote import RemoteBackend
+
+    return isinstance(backend, RemoteBackend)
 
 
 def _remote_side(config: Config, side: Side, template: PromptTemplate | None) -> ChatSide | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +123,16 @@ def setup_run(request: EvalRequest, emit: Emit, cancel: threading.Event) -> Eval
 
     threads = eval_threads(request)
     parallel = max(1, request.parallel or threads)  # default: one engine per thread
-    engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
-                         n_threads=threads)
+    engine: Any
+    if request.engine == "vllm":  # vLLM batches by itself; its answers never enter the cache
+        from qconsole.evaluation.vllm_engine import VllmEngine
+
+        engine = VllmEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
+                            adapter_dir=Path(adapter_info["path"]) if adapter_info else None)
+        parallel, request = 1, replace(request, cache=False)
+    else:
+        engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
+                             n_threads=threads)
     info = engine.backend.info
 
     def template_named(choice: str) -> Any:
@@ -143,7 +151,8 @@ def setup_run(request: EvalRequest, emit: Emit, cancel: threading.Event) -> Eval
                      "template": template.name, "max_tokens": max_tokens,
                      "n_ctx": engine.n_ctx, "threads": threads,
                      "forgetting_threshold": request.forgetting_threshold,
-                     "decoding": "greedy", "parallel": parallel, "base_cache": request.cache},
+                     "decoding": "greedy", "parallel": parallel, "base_cache": request.cache,
+                     "engine": request.engine},
         "request": request.to_dict(),
     }
     from qconsole.evaluation.bleed import shape_signature

@@ -62,7 +62,9 @@ def now_iso() -> str:
 def write_json(path: Path, data: Any) -> Path:
     """Write JSON atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # the pid in the name: a writer killed mid-write leaves a file the next listing removes
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.p{os.getpid()}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2, ensure_ascii=False, default=str)
@@ -167,9 +169,13 @@ class RunStore:
         """Every readable run, oldest first (unreadable folders are skipped)."""
         if not self.root.is_dir():
             return []
+        from qconsole.jobs.litter import remove_litter
+        from qconsole.store.storage import TEMP_FILE
+
         out = []
         for p in self.root.iterdir():
             if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists():
+                remove_litter(p, TEMP_FILE)
                 try:
                     out.append(load_run(p))
                 except QConsoleError:

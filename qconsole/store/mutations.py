@@ -19,7 +19,7 @@ from qconsole.store.failure_kinds import failure_kind, route_step
 from qconsole.store.files import SessionFiles, turn_doc
 from qconsole.store.ids import check_side, now_iso, turn_id_for
 from qconsole.store.schema import EVENTS, META, SCHEMA_VERSION, TURNS
-from qconsole.store.validation import meta_input, reply_fields, turn_input
+from qconsole.store.validation import _check_json, meta_input, reply_fields, turn_input
 
 Doc = MutableMapping[str, Any]  # a TinyDB document, as Table.update hands it to a mutator
 
@@ -142,10 +142,15 @@ class Mutations:
             _log(db, "clear_mark", turn_id, side, "marks", before=before, at=now)
             return True
 
-    def set_rewrite(self, session_id: str, turn_id: str, side: str, text: str | None) -> None:
+    def set_rewrite(self, session_id: str, turn_id: str, side: str, text: str | None,
+                    provenance: dict | None = None) -> None:
         check_side(side)
         if text is not None and not isinstance(text, str):
             raise QConsoleError("a rewrite must be text")
+        if provenance is not None:
+            if not isinstance(provenance, dict):
+                raise QConsoleError("a rewrite's provenance must be a dict")
+            provenance = dict(_check_json(provenance, "rewrite provenance"))
         with self.files.writing(session_id) as db:
             doc_id, doc = turn_doc(db, session_id, turn_id)
             history = list((doc.get("rewrites") or {}).get(side) or [])
@@ -153,9 +158,12 @@ class Mutations:
             if text == current:
                 return
             now = now_iso()
+            version: dict = {"text": text, "at": now}
+            if provenance is not None:
+                version["provenance"] = provenance
 
             def mutate(d: Doc) -> None:
-                d.setdefault("rewrites", {}).setdefault(side, []).append({"text": text, "at": now})
+                d.setdefault("rewrites", {}).setdefault(side, []).append(version)
                 d["updated"] = now
 
             db.table(TURNS).update(mutate, doc_ids=[doc_id])

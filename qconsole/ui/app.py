@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -32,6 +33,7 @@ from qconsole.config import Config
 from qconsole.errors import QConsoleError, describe
 from qconsole.inference.llama_backend import GenerationStats
 from qconsole.paths import sessions_dir
+from qconsole.prompts import PromptTemplate
 from qconsole.sampling import SamplingSettings
 from qconsole.sides import SIDES, Side
 from qconsole.store.recorder import SessionRecorder, TurnHandle
@@ -240,7 +242,7 @@ class QConsoleApp(QConsoleBaseApp):
         event.input.value = ""
         self.send(text)
 
-    def send(self, text: str, *, only: str | None = None) -> None:
+    def send(self, text: str, *, only: Side | None = None) -> None:
         """Send ``text`` to both sides (or to side ``only``, to regenerate just that one)."""
         self.cancel_event = threading.Event()
         if only is None:
@@ -263,7 +265,7 @@ class QConsoleApp(QConsoleBaseApp):
         self.set_status(self._status_line())
 
     def _record_turn(self, text: str, live: dict[Side, ChatSide]) -> TurnHandle:
-        sides: dict[str, dict] = {
+        sides: dict[str, dict[str, Any]] = {
             name: {
                 "model": side.model_name,
                 "adapter": (
@@ -378,10 +380,18 @@ class QConsoleApp(QConsoleBaseApp):
             self.notify(f"prompt template: {choice.template}")
         self.set_status(self._status_line())
 
-    def _template_for(self, side: ChatSide):
-        from qconsole.chat.loader import template_for_backend
+    def _template_for(self, side: ChatSide) -> PromptTemplate:
+        """The chosen template for this side's model: from its GGUF header (llama.cpp), or
+        from what a remote server reported (it has no header)."""
+        from qconsole.prompts import template_for, template_for_model
 
-        return template_for_backend(side.backend, self.template_choice)
+        info = getattr(side.backend, "info", None)
+        if info is not None:
+            return template_for_model(info, self.template_choice)
+        return template_for(self.template_choice,
+                            chat_template=getattr(side.backend, "chat_template", None),
+                            bos_token=getattr(side.backend, "bos_token", None),
+                            eos_token=getattr(side.backend, "eos_token", None))
 
     def action_regenerate(self) -> None:
         if self.streaming or not self.user_turns:

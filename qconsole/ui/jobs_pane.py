@@ -6,7 +6,7 @@ log tail, and the outcome. The jobs themselves are subprocesses writing JSON-lin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -34,7 +34,7 @@ class JobView(Vertical):
     protocol, shared with the CLI and the tests); this widget only draws that state."""
 
     def __init__(self, handle: Any, kind: str, title: str,
-                 on_finish: Callable[[JobView, Mapping[str, Any]], None] | None = None) -> None:
+                 on_finish: Callable[[JobView, dict[str, Any]], None] | None = None) -> None:
         super().__init__()
         self.handle = handle
         self.kind = kind
@@ -127,12 +127,11 @@ class JobView(Vertical):
             self.add_class("failed")
             label = "cancelled" if kind == "cancelled" else "failed"
             result = self.state.result
-            message = str(result.get("message") or "") if result else ""
+            message = str(result.get("message") or "") if result is not None else ""
             text = Text.assemble((label, "bold red"), ": ", visible_text(message))
         self.query_one("#outcome", Static).update(text)
         if self.on_finish is not None:
-            outcome: Mapping[str, Any] = self.state.result or {}
-            self.on_finish(self, outcome)
+            self.on_finish(self, dict(self.state.result or {}))
 
 
 class JobsPane(VerticalScroll):

@@ -101,10 +101,22 @@ class VllmEngine:
                                 stop=list(until or ()) or None)
         [out] = self.lm.model.generate([prompt], params, lora_request=self.lm.lora_request,
                                        use_tqdm=False)
-        done = out.outputs[0]
-        reason = "length" if done.finish_reason == "length" else (
-            "stop" if isinstance(done.stop_reason, str) else "eos")
-        return Generation(text=done.text, tokens=list(done.token_ids), finish_reason=reason)
+        return _generation(out.outputs[0])
+
+    def generate_many(self, prompts: list[str], *, until: Any = (), max_tokens: int = 256,
+                      cancel: threading.Event | None = None) -> list[Generation]:
+        """Greedy replies to all ``prompts`` in one vLLM call (it batches them itself)."""
+        from vllm import SamplingParams
+
+        if cancel is not None and cancel.is_set():
+            from qconsole.inference.llama_engine import EvalCancelled
+
+            raise EvalCancelled()
+        params = SamplingParams(temperature=0.0, max_tokens=int(max_tokens),
+                                stop=list(until or ()) or None)
+        outs = self.lm.model.generate(list(prompts), params, lora_request=self.lm.lora_request,
+                                      use_tqdm=False)
+        return [_generation(o.outputs[0]) for o in outs]
 
     def lm_eval_model(self) -> Any:
         """The lm-eval ``LM`` the benchmark suites run on (side chosen by ``set_adapter``)."""
@@ -112,6 +124,13 @@ class VllmEngine:
 
     def close(self) -> None:
         self.lm = None
+
+
+def _generation(done: Any) -> Generation:
+    """vLLM's CompletionOutput as the runner's Generation (finish: stop, eos or length)."""
+    reason = "length" if done.finish_reason == "length" else (
+        "stop" if isinstance(done.stop_reason, str) else "eos")
+    return Generation(text=done.text, tokens=list(done.token_ids), finish_reason=reason)
 
 
 def _adapter_rank(folder: Path | None) -> int:

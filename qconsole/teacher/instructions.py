@@ -143,11 +143,9 @@ def draft_instruction(messages: Sequence[Message], question: str, reply: str,
         "student's worked answer.\n\n"
         + (f"Earlier conversation:\n{earlier}\n\n" if earlier else "")
         + f"Question: {_cut(question)}\nModel's reply: {_cut(reply)}\n{marked}{ref}\n"
-        "Answer in exactly this format, as in this example:\n"
-        "FIRST WRONG STEP: 2 + 3 = 5, 5 * 4 = 20\n"
-        "WHY: multiplication comes before addition, so 3 * 4 must be computed first.\n"
-        "CORRECTED REPLY: 3 * 4 = 12, 2 + 12 = 14. The answer is 14.\n\n"
-        "Now for the reply above:\n"
+        # No worked example here: a small teacher copies the example's answer into every
+        # draft (measured with SmolLM2-135M: "The answer is 14." for 16 of 17 items).
+        "Answer in exactly this format:\n"
         "FIRST WRONG STEP: <quote the first wrong step of the reply>\n"
         "WHY: <one sentence: why that step is wrong>\n"
         "CORRECTED REPLY: <the whole reply as it should have been, reasoning step by step "

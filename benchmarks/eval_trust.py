@@ -5,6 +5,7 @@ of a stored evaluation run against an independent reading of its per-item record
     python benchmarks/eval_trust.py repeats                 # held-out items that repeat them
     python benchmarks/eval_trust.py check RUN_DIR           # recount, leaks, baselines, samples
     python benchmarks/eval_trust.py rescore RUN_DIR         # stored replies, today's readings
+    python benchmarks/eval_trust.py leaks WORKSPACE         # leakage check vs all 200 items
 
 Why a second, independent reading: the scores are the product; ``check`` recounts strict and
 flexible with its own few regular expressions (not qconsole's readings), compares the leakage
@@ -169,6 +170,30 @@ def cmd_check(run_dir: Path, samples: int) -> int:
     return 1 if bad else 0
 
 
+def cmd_leaks(workspace: Path) -> int:
+    """The leakage check on the stored corrections against the whole held-out suite (no model):
+    it must list exactly the items whose expression a correction has."""
+    from qconsole.evaluation.gym_suites import build_gym_suite, preset
+    from qconsole.evaluation.leakage import LeakageCheck
+    from qconsole.evaluation.results import ItemResult
+    from qconsole.store import SessionStore
+
+    corrections = SessionStore(workspace / "sessions").corrections()
+    suite = build_gym_suite(preset("chain_sum", size=200, seed=1))
+    records = [ItemResult(i.id, "chain_sum", False, False, prompt=i.prompt,
+                          meta={"kind": "gym", "question": i.meta["question"],
+                                "expression": i.meta["expression"]}) for i in suite.items]
+    leaks = LeakageCheck(corrections).leaks(records)
+    expected = repeats()
+    found = {leak.item_id for leak in leaks}
+    print(f"{len(corrections)} corrections, {len(records)} held-out items: flagged {len(found)}, "
+          f"expression repeats {len(expected)}, identical: {found == set(expected)}")
+    for leak in leaks:
+        print(f"  {leak.item_id} ({expected.get(leak.item_id, '?')}) ~ {leak.correction} "
+              f"[{leak.how}]")
+    return 0 if found == set(expected) else 1
+
+
 def cmd_rescore(run_dir: Path) -> int:
     """Read a stored run's replies again with today's readings (the checkers are rebuilt from
     the run's suite settings): what a change of reading rules does to the numbers."""
@@ -218,11 +243,15 @@ def main() -> int:
     k = sub.add_parser("check")
     k.add_argument("run_dir", type=Path)
     k.add_argument("--samples", type=int, default=12)
+    lk = sub.add_parser("leaks")
+    lk.add_argument("workspace", type=Path)
     r = sub.add_parser("rescore")
     r.add_argument("run_dir", type=Path)
     args = ap.parse_args()
     if args.cmd == "rescore":
         return cmd_rescore(args.run_dir)
+    if args.cmd == "leaks":
+        return cmd_leaks(args.workspace)
     if args.cmd == "corrections":
         cmd_corrections(args.workspace)
         return 0

@@ -55,6 +55,7 @@ print(format_table(summarize(load_run(sys.argv[1]))))
 PY
       ;;
     check)
+      $PY benchmarks/eval_trust.py leaks "$WS"
       $PY benchmarks/eval_trust.py check "$WS/evals/$RUN" ;;
     *) echo "unknown stage $stage" >&2; exit 2 ;;
   esac

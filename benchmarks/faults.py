@@ -545,9 +545,10 @@ def kill_training(work: Path, kills: int, rng: random.Random) -> tuple[int, int,
     finished = lost = 0
     for k in range(kills):
         name = f"killed-{k}"
-        # a run takes about 50 s here: 16 s to the tokenizer, the base model until 45 s, then
-        # training, the GGUF LoRA and the install; kills land anywhere in it
-        events = _kill_job([*argv, "--name", name], env, rng.uniform(2.0, 55.0),
+        # a run takes about 50 s here: the tokenizer by 16 s (the .train-<pid> folder exists
+        # from then on), the base model until 45 s, then training, the GGUF LoRA and the
+        # install. Kills land early (2-30 s), as a person cancelling would, to keep the run short
+        events = _kill_job([*argv, "--name", name], env, rng.uniform(2.0, 30.0),
                            work / "train.log")
         if any(e.get("event") == "done" for e in events):
             finished += 1

@@ -4,6 +4,8 @@ of a stored evaluation run against an independent reading of its per-item record
     python benchmarks/eval_trust.py corrections WORKSPACE   # 50 sessions through SessionStore
     python benchmarks/eval_trust.py repeats                 # held-out items that repeat them
     python benchmarks/eval_trust.py check RUN_DIR           # recount, leaks, baselines, samples
+    python benchmarks/eval_trust.py rescore RUN_DIR         # stored replies, today's readings
+    python benchmarks/eval_trust.py leaks WORKSPACE         # leakage check vs all 200 items
 
 Why a second, independent reading: the scores are the product; ``check`` recounts strict and
 flexible with its own few regular expressions (not qconsole's readings), compares the leakage
@@ -156,14 +158,80 @@ def cmd_check(run_dir: Path, samples: int) -> int:
     flagged = {(f["suite"], f["item_id"]) for f in results.get("leakage", {}).get("flagged", [])}
     chain = {i for s, i in flagged if s == "chain_sum"}
     if any(r.suite == "chain_sum" for r in items):
-        expected = set(repeats())
+        present = {r.item_id for r in items if r.suite == "chain_sum"}
+        found = {i: e for i, e in repeats().items() if i in present}
+        expected = set(found)
         print(f"\nleakage: flagged {len(chain)} chain_sum items; expression repeats found "
               f"directly: {len(expected)}; identical sets: {chain == expected}")
-        print("  repeats:", ", ".join(f"{i} ({e})" for i, e in sorted(repeats().items())))
+        print("  repeats:", ", ".join(f"{i} ({e})" for i, e in sorted(found.items())))
         bad += len(chain ^ expected)
     others = sorted(flagged - {("chain_sum", i) for i in chain})
     print(f"  flagged in other suites: {len(others)} {others[:10]}")
     return 1 if bad else 0
+
+
+def cmd_leaks(workspace: Path) -> int:
+    """The leakage check on the stored corrections against the whole held-out suite (no model):
+    it must list exactly the items whose expression a correction has."""
+    from qconsole.evaluation.gym_suites import build_gym_suite, preset
+    from qconsole.evaluation.leakage import LeakageCheck
+    from qconsole.evaluation.results import ItemResult
+    from qconsole.store import SessionStore
+
+    corrections = SessionStore(workspace / "sessions").corrections()
+    suite = build_gym_suite(preset("chain_sum", size=200, seed=1))
+    records = [ItemResult(i.id, "chain_sum", False, False, prompt=i.prompt,
+                          meta={"kind": "gym", "question": i.meta["question"],
+                                "expression": i.meta["expression"]}) for i in suite.items]
+    leaks = LeakageCheck(corrections).leaks(records)
+    expected = repeats()
+    found = {leak.item_id for leak in leaks}
+    print(f"{len(corrections)} corrections, {len(records)} held-out items: flagged {len(found)}, "
+          f"expression repeats {len(expected)}, identical: {found == set(expected)}")
+    for leak in leaks:
+        print(f"  {leak.item_id} ({expected.get(leak.item_id, '?')}) ~ {leak.correction} "
+              f"[{leak.how}]")
+    return 0 if found == set(expected) else 1
+
+
+def cmd_rescore(run_dir: Path) -> int:
+    """Read a stored run's replies again with today's readings (the checkers are rebuilt from
+    the run's suite settings): what a change of reading rules does to the numbers."""
+    from dataclasses import replace
+
+    from qconsole.evaluation.readings import read
+    from qconsole.evaluation.results import read_jsonl
+    from qconsole.evaluation.rows import compare_suite
+    from qconsole.evaluation.store import load_run
+    from qconsole.evaluation.suites import SuiteSpec, load_generation_suite
+
+    run = load_run(run_dir)
+    items = read_jsonl(run_dir / "items.jsonl")
+    for spec_dict in run.manifest.get("suites") or []:
+        spec = SuiteSpec.from_dict(spec_dict)
+        if spec.kind not in ("gym", "probes"):
+            continue
+        gen, _ = load_generation_suite(spec, lambda messages: "")
+        checkers = {g.item_id: g.checker for g in gen}
+        records = []
+        for r in items:
+            if r.suite != spec.name or r.item_id not in checkers:
+                continue
+            meta = dict(r.meta)
+            for side in ("base", "adapter"):
+                reading = read(checkers[r.item_id], getattr(r, f"{side}_reply") or "")
+                meta[side] = {**dict(meta.get(side) or {}), **reading.to_dict()}
+            records.append(replace(r, base_correct=meta["base"]["flexible"],
+                                   adapter_correct=meta["adapter"]["flexible"], meta=meta))
+        row = compare_suite(records, suite=spec.name)
+        if row is None:
+            continue
+        s = row.strict
+        print(f"{spec.name}: n={row.n} flexible base {100 * row.base_acc:.1f}% adapter "
+              f"{100 * row.adapter_acc:.1f}% ({100 * row.diff:+.1f} pp, {row.label}); strict "
+              f"base {100 * s.base_acc:.1f}% adapter {100 * s.adapter_acc:.1f}%; baseline "
+              f"{row.details.get('baseline')}")
+    return 0
 
 
 def main() -> int:
@@ -175,7 +243,15 @@ def main() -> int:
     k = sub.add_parser("check")
     k.add_argument("run_dir", type=Path)
     k.add_argument("--samples", type=int, default=12)
+    lk = sub.add_parser("leaks")
+    lk.add_argument("workspace", type=Path)
+    r = sub.add_parser("rescore")
+    r.add_argument("run_dir", type=Path)
     args = ap.parse_args()
+    if args.cmd == "rescore":
+        return cmd_rescore(args.run_dir)
+    if args.cmd == "leaks":
+        return cmd_leaks(args.workspace)
     if args.cmd == "corrections":
         cmd_corrections(args.workspace)
         return 0

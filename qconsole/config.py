@@ -47,6 +47,7 @@ class Config:
     models: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     remote: dict[str, dict] = field(default_factory=dict)
+    teacher: dict = field(default_factory=dict)  # checked by qconsole.teacher.config
     sources: list[Path] = field(default_factory=list)
 
 
@@ -123,6 +124,11 @@ def load_config(files: list[Path] | None = None) -> Config:
         cfg.models.update(parsed.models or {})
         cfg.keys.update(parsed.keys or {})
         cfg.remote.update(parsed.remote or {})
+        teacher = data.get("teacher")  # kept unchecked here: qconsole.teacher.config checks it
+        if isinstance(teacher, str):  # teacher = "smollm2": a local model spec, shorthand
+            teacher = {"spec": teacher}
+        if teacher is not None:
+            cfg.teacher.update(teacher if isinstance(teacher, dict) else {"__not_a_table__": True})
     cfg.sampling = SamplingSettings.from_dict(sampling)
     return cfg
 

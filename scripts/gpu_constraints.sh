@@ -33,12 +33,18 @@ import json
 import sys
 
 report_path, out_path, torch_req = sys.argv[1:4]
+TORCH_OWNS = {"triton"}
 report = json.load(open(report_path))
 env = report["environment"]
 pins = {}
 for item in report["install"]:
     name = item["metadata"]["name"].lower().replace("_", "-")
     if name == "qconsole":
+        continue
+    # The CUDA torch pins its own triton exactly (torch 2.13.0: triton==3.7.1, read from PyPI's
+    # wheel); the CPU torch this resolution runs with pins none, so pip took the newest (3.9.0),
+    # which would make the GPU install unsatisfiable. Left to torch, like its nvidia-* wheels.
+    if name in TORCH_OWNS or name.startswith("nvidia-"):
         continue
     # A local label (+cpu) names the build this machine happened to offer, not the release:
     # a GPU box must get the CUDA build of the same version.
@@ -52,6 +58,7 @@ head = [
     "# Install with: pip install -c constraints/gpu.txt \"torch==%s\" -e \".[gpu]\""
     % pins.get("torch", "?"),
     "# The CPU suite ran under these versions (without Unsloth): scripts/test_gpu_versions.sh.",
+    "# Not pinned: triton and nvidia-* (the CUDA torch pins its own exactly).",
 ]
 lines = [f"{name}=={version}" for name, version in sorted(pins.items())]
 with open(out_path, "w") as f:

@@ -9,8 +9,9 @@
 # - torchvision: its Linux wheel 0.28.0 (the one for torch 2.13.0) is a CUDA build (+cu130),
 #   which cannot load against a CPU torch ("operator torchvision::nms does not exist") and then breaks transformers' imports;
 #   on a GPU box it pairs with the CUDA torch. transformers uses it for images only.
-# Everything else the gpu extra pulls in (xformers, bitsandbytes, triton, torchao, diffusers) is
-# installed, because peft and transformers change code paths when those are importable.
+# Everything else the gpu extra pulls in (xformers, bitsandbytes, torchao, diffusers) is
+# installed, because peft and transformers change code paths when those are importable; triton
+# too, at whatever pip picks (the constraints leave it to the CUDA torch's own pin; unused on CPU).
 #
 # Usage: scripts/test_gpu_versions.sh [PYTEST ARGS]    e.g. scripts/test_gpu_versions.sh -m "not slow"
 # Env:   QCONSOLE_GPU_VENV (default .venv-gpu-versions; scripts/gpu_check.sh's is .venv-gpu),
@@ -37,7 +38,7 @@ fi
 # Its own conversion cache (config and tokenizer, built by this environment's transformers, as on
 # a GPU user's first run); the assembled embedded model is shared.
 shared_cache=${QCONSOLE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qconsole}
-export QCONSOLE_CACHE="$VENV/qconsole-cache"
+export QCONSOLE_CACHE="$(cd "$VENV" && pwd)/qconsole-cache"  # absolute: tests link into it
 mkdir -p "$shared_cache/models" "$QCONSOLE_CACHE"
 ln -sfn "$shared_cache/models" "$QCONSOLE_CACHE/models"
 # Say what ran, so a recorded result names its versions.

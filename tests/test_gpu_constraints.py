@@ -48,6 +48,14 @@ def test_constraints_pin_every_library_qconsole_imports():
         assert name in pins, f"{name} missing from {CONSTRAINTS.name}"
 
 
+def test_what_the_cuda_torch_pins_itself_is_left_to_it():
+    # The resolution runs with the CPU torch, which pins no triton; the CUDA torch 2.13.0 pins
+    # triton==3.7.1, so a triton pin here (pip took 3.9.0) made the GPU install unsatisfiable.
+    pins = _pins()
+    assert "triton" not in pins
+    assert not [name for name in pins if name.startswith("nvidia-")]
+
+
 def test_constraints_carry_no_local_build_labels():
     # torch==2.13.0+cpu would stop a GPU box from taking the CUDA build of the same release.
     assert all(not v.local for v in _pins().values())

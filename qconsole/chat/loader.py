@@ -15,6 +15,7 @@ from pathlib import Path
 from qconsole.chat.side import ChatSide
 from qconsole.config import Config, load_state
 from qconsole.errors import QConsoleError
+from qconsole.inference.backend import TextBackend
 from qconsole.inference.llama_backend import LlamaBackend
 from qconsole.models.gguf_info import read_gguf_info
 from qconsole.models.resolve import resolve_model
@@ -27,8 +28,18 @@ def threads_per_side(total: int | None = None) -> int:
     return max(1, (total or os.cpu_count() or 2) // 2)
 
 
-def template_for_backend(backend: LlamaBackend, choice: str) -> PromptTemplate:
-    return template_for_model(backend.info, choice)
+def template_for_backend(backend: TextBackend | None, choice: str) -> PromptTemplate:
+    """The prompt template ``choice`` for a pane's model: from the GGUF's metadata for
+    llama.cpp, from what the server reported (``/props``) for a remote one."""
+    if isinstance(backend, LlamaBackend):
+        return template_for_model(backend.info, choice)
+    from qconsole.inference.remote import RemoteBackend
+    from qconsole.prompts import template_for
+
+    if isinstance(backend, RemoteBackend):
+        return template_for(choice, chat_template=backend.chat_template,
+                            bos_token=backend.bos_token, eos_token=backend.eos_token)
+    return template_for(choice)
 
 
 def load_backend(config: Config, path: Path | None = None) -> tuple[LlamaBackend, str]:
@@ -102,6 +113,12 @@ def attach_adapter(
     entry = get_adapter(name, base_path)
     if not entry.usable:
         raise QConsoleError(f"adapter {name} cannot be used: {entry.reason}")
+    if right is not None and _is_remote(right.backend):
+        # a server pane: vLLM loads the PEFT folder at runtime, llama-server selects its file
+        right.backend.load_adapter(entry.name, entry.path)  # type: ignore[union-attr]
+        right.adapter_name = entry.name
+        right.adapter_fingerprint = adapter_fingerprint(entry.path)
+        return right
     gguf = ensure_gguf_lora(entry, base_gguf=base_path)
     if right is not None and isinstance(right.backend, LlamaBackend):
         backend = right.backend
@@ -116,18 +133,22 @@ def attach_adapter(
     return side
 
 
+def _is_remote(backend: object) -> bool:
+    from qconsole.inference.remote import RemoteBackend
+
+    return isinstance(backend, RemoteBackend)
+
+
 def _remote_side(config: Config, side: Side, template: PromptTemplate | None) -> ChatSide | None:
     """A side served by an OpenAI-compatible server, if the config has ``[remote.<side>]``."""
     from qconsole.inference.remote.config import remote_spec_for
-    from qconsole.prompts import template_for
 
     spec = remote_spec_for(config.remote, side)
     if spec is None:
         return None
     rb = spec.open()  # probes the server: QConsoleError with one line if it is not there
     if template is None:  # both sides get the same template, so the comparison stays fair
-        template = template_for(config.template, chat_template=rb.chat_template,
-                                bos_token=rb.bos_token, eos_token=rb.eos_token)
+        template = template_for_backend(rb, config.template)
     return ChatSide(side, rb, template, model_name=rb.display_name,
                     adapter_name=None if rb.adapter is None else str(rb.adapter))
 

@@ -70,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "them with --background)")
     p.add_argument("--background", action="store_true",
                    help="run beside a chat (the console's job): use half the cores")
+    p.add_argument("--engine", choices=("llama.cpp", "vllm"), default="llama.cpp",
+                   help="llama.cpp in this process (default), or vLLM through lm-eval's vLLM "
+                        "backend for large models on a GPU (needs vllm installed)")
     p.add_argument("--forgetting-threshold", type=float, default=2.0, metavar="PP",
                    help="flag the adapter when the panel drops more than this many points")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: "
@@ -172,7 +175,7 @@ def build_request(args: argparse.Namespace) -> Any:
         background=args.background, parallel=args.parallel, cache=not args.no_cache,
         include_path=_folder(args.include_path), use_hub=not args.offline,
         forgetting_threshold=args.forgetting_threshold, evals_root=evals_root,
-        sessions_root=args.sessions, run_id=run_id,
+        sessions_root=args.sessions, run_id=run_id, engine=args.engine,
     )
 
 

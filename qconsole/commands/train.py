@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--kind", default=None, help="only corrections marked with this kind")
     data.add_argument("--preferences", action="store_true",
                       help="also train on the chosen side of left/right preferences")
+    data.add_argument("--no-synthetic", dest="synthetic", action="store_false",
+                      help="leave out synthetic corrections (the teacher's 'more like this' "
+                           "variants); by default they are trained on")
     data.add_argument("--replay", type=Path, default=None, metavar="JSONL",
                       help="replay conversations mixed in against forgetting")
     data.add_argument("--replay-max", type=int, default=None, metavar="N",
@@ -127,6 +130,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
         session_ids=args.session_ids,
         kind=args.kind,
         include_preferences=args.preferences,
+        include_synthetic=getattr(args, "synthetic", True),
         replay=args.replay,
         replay_max=args.replay_max,
         name=args.name,

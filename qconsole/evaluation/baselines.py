@@ -97,8 +97,7 @@ def constant_baseline(records: Iterable[ItemResult]) -> Baseline | None:
     kind = answer_set_kind(records)
     if kind is None:
         return None
-    counts = Counter(_key(kind, r.reference) for r in records)
-    counts.pop(None, None)
+    counts: Counter[str] = Counter(k for r in records if (k := _key(kind, r.reference)) is not None)
     if not counts:
         return None
     answer, top = max(counts.items(), key=lambda kv: (kv[1], kv[0]))

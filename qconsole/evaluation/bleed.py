@@ -8,9 +8,12 @@ Scoring such replies only says "wrong"; this line says *why*: the corrections' s
 
 The shape is a few named surface features (``SHAPES``). The corrections' *signature* is the set
 of features found in at least half of their rewrites (for worked chain sums: an equation, an
-arithmetic step and the answer cue). A reply shows the trained shape when it has any feature of
-the signature; the line gives that share for both sides and per feature, on the generated items
-of the forgetting panel (prompts unrelated to the training).
+arithmetic step, the answer cue and a numeric answer). A reply shows the trained shape when it
+has a feature of the signature that its prompt does not show itself (a prompt that asks to end
+with "The answer is X." asks for the cue; it does not ask for a number). The line gives that
+share for both sides and per feature, on the generated items of the forgetting panel (prompts
+unrelated to the training); :func:`bleed_by_suite` gives it for every other generated suite too
+(on the trained family itself the shape is what was taught, not bleed).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ SHAPES: dict[str, re.Pattern[str]] = {
     "equation": re.compile(r"(?:\d|\))\s*=\s*-?\d"),
     "arithmetic": re.compile(r"\d\s*[-+*/×÷]\s*\(?\d"),
     "answer cue": re.compile(r"\bthe answer is\b", re.IGNORECASE),
+    "numeric answer": re.compile(r"\bthe answer is\s*\**\s*-?\$?\d", re.IGNORECASE),
     "numbered steps": re.compile(r"(?m)^\s*(?:step\s*\d+|\d+[.)])\s", re.IGNORECASE),
     "bullet list": re.compile(r"(?m)^\s*[-*•]\s"),
     "yes/no opening": re.compile(r"^\s*\**(?:yes|no)\b", re.IGNORECASE),
@@ -60,12 +64,14 @@ class FormatBleed:
         d["per_feature"] = {k: list(v) for k, v in self.per_feature.items()}
         return d
 
-    def describe(self) -> str:
+    def describe(self, what: str = "unrelated prompts") -> str:
         parts = ", ".join(f"{k} {100 * a:.0f}% (base {100 * b:.0f}%)"
                           for k, (b, a) in self.per_feature.items())
         return (f"format bleed: {100 * self.adapter:.0f}% of the adapter's replies to {self.n} "
-                f"unrelated prompts take the trained shape, base {100 * self.base:.0f}% "
-                f"[{parts}]")
+                f"{what} take the trained shape, base {100 * self.base:.0f}% [{parts}]")
+
+    def short(self) -> str:
+        return f"{100 * self.adapter:.0f}% (base {100 * self.base:.0f}%)"
 
 
 def unrelated_records(items: Iterable[ItemResult]) -> list[ItemResult]:
@@ -80,8 +86,10 @@ def format_bleed(records: Sequence[ItemResult], signature: Sequence[str]) -> For
     if not signature or not records:
         return None
     n = len(records)
-    base = [shapes_of(r.base_reply or "") for r in records]
-    adapter = [shapes_of(r.adapter_reply or "") for r in records]
+    asked = [shapes_of(str(r.meta.get("user_text") or r.meta.get("question") or r.prompt or ""))
+             for r in records]
+    base = [shapes_of(r.base_reply or "") - a for r, a in zip(records, asked, strict=True)]
+    adapter = [shapes_of(r.adapter_reply or "") - a for r, a in zip(records, asked, strict=True)]
 
     def share(found: list[set[str]], names: Sequence[str]) -> float:
         return sum(bool(f & set(names)) for f in found) / n
@@ -89,3 +97,18 @@ def format_bleed(records: Sequence[ItemResult], signature: Sequence[str]) -> For
     return FormatBleed(
         n=n, signature=signature, base=share(base, signature), adapter=share(adapter, signature),
         per_feature={s: (share(base, [s]), share(adapter, [s])) for s in signature})
+
+
+def bleed_by_suite(items: Iterable[ItemResult], signature: Sequence[str]
+                   ) -> dict[str, FormatBleed]:
+    """The bleed of every generated suite except in-domain, by suite name."""
+    groups: dict[str, list[ItemResult]] = {}
+    for r in items:
+        if r.meta.get("kind") in ("gym", "probes"):
+            groups.setdefault(r.suite, []).append(r)
+    out = {}
+    for suite, rs in groups.items():
+        b = format_bleed(rs, signature)
+        if b is not None:
+            out[suite] = b
+    return out

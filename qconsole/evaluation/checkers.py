@@ -203,7 +203,10 @@ def final_number(text: str) -> tuple[Fraction, str] | None:
     return found[-1] if found else None
 
 
-_YES_NO = re.compile(r"(?<![\w'])(yes|no|true|false)(?![\w'])", re.IGNORECASE)
+# A yes/no word is an answer when punctuation or the end follows it ("No.", "Yes, it is"); one
+# followed by a word is a quantifier or part of a sentence ("No insects are animals").
+_YES_NO = re.compile(r"(?<![\w'])(yes|no|true|false)(?=\s*(?:[,.;:!?)\]*_]|$))",
+                     re.IGNORECASE)
 _YES_NO_OFFER = re.compile(r"(?<!\w)(yes|no|true|false)\s*(?:/|or|,)\s*(yes|no|true|false)(?!\w)",
                            re.IGNORECASE)
 
@@ -272,8 +275,8 @@ def extract_choice_flexible(reply: str, choices: tuple[str, ...] = ()) -> str | 
     if strict is not None:
         return strict
     line = answer_line(without_option_echo(reply))
-    if line is None:
-        return None
+    if line is None or line.rstrip("*_` ").endswith("?"):
+        return None  # a question (often the prompt's own, echoed) chooses nothing
     valid = {chr(ord("A") + i) for i in range(len(choices))} if choices else None
     m = re.match(r"^\(?([A-Z])(?:\)|[.:,]|\s*$)", clean_answer(line).lstrip("*_` "))
     if m and (valid is None or m.group(1) in valid):
@@ -292,7 +295,7 @@ def options_from_prompt(prompt: str) -> tuple[str, ...]:
     start = next((k for k, (letter, _, _) in enumerate(marks) if letter == "A"), None)
     if start is None:
         return ()
-    chosen = []
+    chosen: list[tuple[int, int]] = []
     for letter, s, e in marks[start:]:
         if letter != chr(ord("A") + len(chosen)):
             break

@@ -43,7 +43,7 @@ def run_table(ctx: EvalContext) -> list[dict[str, Any]]:
 
 
 def save_document(ctx: EvalContext, status: str, error: str | None = None) -> None:
-    from qconsole.evaluation.bleed import format_bleed, unrelated_records
+    from qconsole.evaluation.bleed import bleed_by_suite, format_bleed, unrelated_records
     from qconsole.evaluation.rows import leak_lines, result_fields
 
     forgetting = ctx.forgetting = forgetting_summary(ctx)
@@ -72,7 +72,8 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
         if name == IN_DOMAIN_SIMILARITY:
             results[name]["note"] = SIMILARITY_LABEL
     partial = status != "complete"
-    bleed = format_bleed(unrelated_records(ctx.items), ctx.run.manifest.get("format_shape") or ())
+    shape = ctx.run.manifest.get("format_shape") or ()
+    bleed = format_bleed(unrelated_records(ctx.items), shape)
     doc = {
         "run_id": ctx.run.run_id,
         "status": status,
@@ -85,6 +86,8 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
         "leakage": {"corrections_indexed": len(ctx.leakage), "flagged": ctx.leaks,
                     "lines": leak_lines(ctx.items)},
         "format_bleed": bleed.to_dict() if bleed is not None else None,
+        "format_bleed_by_suite": {k: b.to_dict()
+                                  for k, b in bleed_by_suite(ctx.items, shape).items()},
         "warnings": ctx.warnings,
         "completed_suites": ctx.completed,
         "error": error,

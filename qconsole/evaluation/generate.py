@@ -66,6 +66,11 @@ def _generate(ctx: EvalContext, items: Sequence[GenItem],
     if not items:
         return []
     stop = ctx.template.stop
+    if hasattr(ctx.engine, "generate_many"):  # vLLM: one batched call (evaluation/vllm_engine.py)
+        batch = ctx.engine.generate_many([i.prompt for i in items], until=stop,
+                                         max_tokens=ctx.max_tokens, cancel=ctx.cancel)
+        on_done(len(items))
+        return list(batch)
     if ctx.parallel <= 1:
         order = sorted(range(len(items)), key=lambda n: items[n].prompt)  # shared prefixes
         results: list[Generation | None] = [None] * len(items)

@@ -131,13 +131,13 @@ def find_leaks(items: Sequence[EvalText], corrections: Iterable[Any], *,
             for g in set(_grams(toks, ngram)):
                 grams.setdefault(g, Counter())[c.id] += 1
     leaks = []
-    for item, toks in zip(items, item_toks, strict=True):
+    for item, item_tok in zip(items, item_toks, strict=True):
         if item.identity is not None:
             key = strip_shared(tokens(item.identity), set())
             if key in exact:
                 leaks.append(Leak(item.item_id, exact[key], "identity"))
                 continue
-        content = strip_shared(toks, template)
+        content = strip_shared(item_tok, template)
         if content and content in exact:
             leaks.append(Leak(item.item_id, exact[content], "content"))
             continue

@@ -179,9 +179,10 @@ class LlamaCppLM(TemplateLM):
         outputs: list[str] = [""] * len(requests)
         done = 0
         for (until, max_gen), members in groups.items():
-            texts = self._generate_cached(members, list(until), max_gen,
-                                          lambda k, base=done: self._tick(base + k,
-                                                                          len(requests)))
+            def tick(k: int, base: int = done) -> None:
+                self._tick(base + k, len(requests))
+
+            texts = self._generate_cached(members, list(until), max_gen, tick)
             for (n, _, _), text in zip(members, texts, strict=True):
                 outputs[n] = text
                 self.cache_hook.add_partial("generate_until", requests[n].args, text)

@@ -7,16 +7,14 @@ the ETA is per suite and for the whole run, throttled to a few events a second.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-EmitFn = Callable[..., Any]
+from qconsole.jobs.events import Emit
 
 
 class Progress:
     """Per-suite progress and ETA, throttled to a few events a second."""
 
-    def __init__(self, emit: EmitFn, total_items: int) -> None:
+    def __init__(self, emit: Emit, total_items: int) -> None:
         self.emit = emit
         self.total_steps = 2 * total_items  # each item is asked of base and adapter
         self.steps_before = 0

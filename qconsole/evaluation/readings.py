@@ -21,8 +21,8 @@ every item):
 - ``boolean``: the first yes/no (true/false) word after the last cue, else in the reply,
   skipping an echoed "Yes or No".
 - ``choice``: a letter opening the answer line, or the one option text the answer line names
-  ("The argument is valid."). An echoed list of options (two or more ``A) ...`` lines) is no
-  answer in either reading.
+  ("The argument is valid."); an answer line that is a question chooses nothing. An echoed list
+  of options (two or more ``A) ...`` lines) is no answer in either reading.
 - ``regex``: the pattern is the probe's own format, so both readings are the same search.
 - ``gym``: reasoning-gym's own scorer (full credit only) on the fallback answer, chosen by the
   shape of the oracle answer: a number, the final number of the answer line; yes/no, the first

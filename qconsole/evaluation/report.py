@@ -43,6 +43,7 @@ class RunSummary:
     forgetting: Any | None  # cycles.ForgettingCheck
     leaks: list[str] = field(default_factory=list)  # one line per suite with leaked items
     bleed: Any | None = None  # bleed.FormatBleed
+    bleed_by_suite: dict[str, Any] = field(default_factory=dict)
 
     @property
     def partial(self) -> bool:
@@ -52,7 +53,7 @@ class RunSummary:
 def summarize(run: StoredRun) -> RunSummary:
     """Rows under both readings (headline flexible), leaks left out and listed, the
     forgetting panel and the format-bleed line, all from the stored per-item records."""
-    from qconsole.evaluation.bleed import format_bleed, unrelated_records
+    from qconsole.evaluation.bleed import bleed_by_suite, format_bleed, unrelated_records
     from qconsole.evaluation.cycles import forgetting_check
     from qconsole.evaluation.rows import is_leak, leak_lines, suite_rows
 
@@ -63,8 +64,9 @@ def summarize(run: StoredRun) -> RunSummary:
     if panel:
         threshold = float((run.manifest.get("settings") or {}).get("forgetting_threshold", 2.0))
         forgetting = forgetting_check(panel, threshold, suite=FORGETTING_ROW)
-    bleed = format_bleed(unrelated_records(items), run.manifest.get("format_shape") or ())
-    return RunSummary(run, rows, forgetting, leak_lines(items), bleed)
+    shape = run.manifest.get("format_shape") or ()
+    bleed = format_bleed(unrelated_records(items), shape)
+    return RunSummary(run, rows, forgetting, leak_lines(items), bleed, bleed_by_suite(items, shape))
 
 
 def _pct(x: float) -> str:
@@ -158,7 +160,11 @@ def _notes(summary: RunSummary) -> list[str]:
                          "; 'improved' needs the adapter above it.")
     notes.extend(summary.leaks)
     if summary.bleed is not None:
-        notes.append(summary.bleed.describe())
+        notes.append(summary.bleed.describe() + " (the panel's generated part)")
+    if summary.bleed_by_suite:
+        notes.append("format bleed by suite (the trained shape where the prompt did not ask for "
+                     "it; on the trained family itself it is what was taught): " + ", ".join(
+                         f"{k} {b.short()}" for k, b in summary.bleed_by_suite.items()))
     notes.extend(f"warning: {w}" for w in run.manifest.get("warnings") or [])
     return notes
 

@@ -47,6 +47,7 @@ class EvalRequest:
     evals_root: str | None = None
     sessions_root: str | None = None
     run_id: str | None = None
+    engine: str = "llama.cpp"  # or "vllm" (qconsole/evaluation/vllm_engine.py)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -39,18 +39,19 @@ import threading
 
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.document import finish_document, run_table
-from qconsole.evaluation.progress import EmitFn, Progress
+from qconsole.evaluation.progress import Progress
 from qconsole.evaluation.request import EvalRequest
 from qconsole.evaluation.setup import EvalContext, prepare_suites, setup_run
 from qconsole.evaluation.store import StoredRun, update_manifest
 from qconsole.evaluation.suite_run import run_suite
 from qconsole.inference.llama_engine import EvalCancelled
+from qconsole.jobs.events import Emit
 
 
 def run_evaluation(
     request: EvalRequest,
     *,
-    emit: EmitFn | None = None,
+    emit: Emit | None = None,
     cancel: threading.Event | None = None,
 ) -> StoredRun:
     """Run ``request``; return the stored run (status ``complete``, or raise after storing a

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
 from qconsole.evaluation.base_cache import BaseCache, Decoding
 from qconsole.evaluation.leakage import LeakageCheck
-from qconsole.evaluation.progress import EmitFn
 from qconsole.evaluation.request import EvalRequest, default_suites
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.store import RunStore, StoredRun
@@ -29,6 +28,7 @@ from qconsole.evaluation.suites import (
     GenItem,
     SuiteSpec,
 )
+from qconsole.jobs.events import Emit
 
 
 def eval_threads(request: EvalRequest) -> int:
@@ -55,7 +55,7 @@ class Prepared:
 @dataclass
 class EvalContext:
     request: EvalRequest
-    emit: EmitFn
+    emit: Emit
     cancel: threading.Event
     run: StoredRun
     engine: Any
@@ -106,7 +106,7 @@ class EvalContext:
         self.engine.backend.close()
 
 
-def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> EvalContext:
+def setup_run(request: EvalRequest, emit: Emit, cancel: threading.Event) -> EvalContext:
     from qconsole.config import load_config
     from qconsole.inference.llama_engine import LlamaEngine
     from qconsole.models.resolve import resolve_model
@@ -123,8 +123,16 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
 
     threads = eval_threads(request)
     parallel = max(1, request.parallel or threads)  # default: one engine per thread
-    engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
-                         n_threads=threads)
+    engine: Any
+    if request.engine == "vllm":  # vLLM batches by itself; its answers never enter the cache
+        from qconsole.evaluation.vllm_engine import VllmEngine
+
+        engine = VllmEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
+                            adapter_dir=Path(adapter_info["path"]) if adapter_info else None)
+        parallel, request = 1, replace(request, cache=False)
+    else:
+        engine = LlamaEngine(model.path, n_ctx=request.n_ctx or max(config.n_ctx, 2048),
+                             n_threads=threads)
     info = engine.backend.info
 
     def template_named(choice: str) -> Any:
@@ -135,7 +143,7 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
     template = template_named(request.template or config.template)
     max_tokens = request.max_tokens or config.sampling.max_tokens
     store = RunStore(request.evals_root)
-    manifest = {
+    manifest: dict[str, Any] = {
         "model": {"spec": model.spec, "name": model.name, "path": str(model.path)},
         "adapter": adapter_info,
         "suites": [s.to_dict() for s in suites],
@@ -143,7 +151,8 @@ def setup_run(request: EvalRequest, emit: EmitFn, cancel: threading.Event) -> Ev
                      "template": template.name, "max_tokens": max_tokens,
                      "n_ctx": engine.n_ctx, "threads": threads,
                      "forgetting_threshold": request.forgetting_threshold,
-                     "decoding": "greedy", "parallel": parallel, "base_cache": request.cache},
+                     "decoding": "greedy", "parallel": parallel, "base_cache": request.cache,
+                     "engine": request.engine},
         "request": request.to_dict(),
     }
     from qconsole.evaluation.bleed import shape_signature
@@ -295,7 +304,7 @@ def _prepare_benchmark(ctx: EvalContext, spec: SuiteSpec, limit: int | None
             if not status.available:
                 _skip(ctx, spec, status.detail)
                 return None
-            shots = {spec.task: spec.num_fewshot} if spec.num_fewshot is not None else None
+            shots = {spec.task or "": spec.num_fewshot} if spec.num_fewshot is not None else None
             tasks = resolve_benchmarks([spec.task or ""], data_dir=status.data_dir,
                                        num_fewshot=shots, include_path=request.include_path)
             source = status.line()

@@ -53,8 +53,10 @@ def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list
     for side in ("base", "adapter"):
         switch_side(ctx, side)
         progress.update(side, 0, force=True)
-        answers = generate_items(ctx, p.gen_items, side,
-                                 lambda n, side=side: progress.update(side, n))
+        def on_done(n: int, side: str = side) -> None:
+            progress.update(side, n)
+
+        answers = generate_items(ctx, p.gen_items, side, on_done)
         for item in p.gen_items:
             gen, cached = answers[item.item_id]
             reply = gen.text.strip()
@@ -93,9 +95,10 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
         def on_progress(done: int, total: int, side: str = side) -> None:
             progress.update(side, p.n_items * done / max(1, total))
 
-        lm = llama_lm(ctx.engine, progress=on_progress, cancel=ctx.cancel,
-                      cache=ctx.cache if side == "base" else None,
-                      pool=ctx.pool if ctx.parallel > 1 else None)
+        lm = ctx.engine.lm_eval_model() if ctx.request.engine == "vllm" else llama_lm(
+            ctx.engine, progress=on_progress, cancel=ctx.cancel,
+            cache=ctx.cache if side == "base" else None,
+            pool=ctx.pool if ctx.parallel > 1 else None)
         built = p.built if side == "base" else None  # a Task keeps per-run state: fresh ones
         results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
         p.built = None

@@ -50,6 +50,8 @@ class Correction:
     template: str
     rewritten_at: str
     hash: str
+    provenance: dict | None = None  # the rewrite's, when a teacher drafted it
+    synthetic: bool = False  # made by the teacher or a generator ("more like this"), not a turn
 
     @property
     def id(self) -> str:
@@ -127,6 +129,8 @@ def _correction(session: Session, pos: int, turn: Turn, side: Side, rewrite: str
         template=(reply.template if reply else "") or session.template,
         rewritten_at=turn.rewrite_history(side)[-1].at,
         hash=content_hash(context, turn.user, rewrite),
+        provenance=turn.rewrite_history(side)[-1].provenance,
+        synthetic=bool(session.extra.get("synthetic")),
     )
 
 

@@ -19,6 +19,7 @@ is imported only inside :func:`save_sft_dataset`: it is heavy and the rest does 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -77,6 +78,9 @@ def sft_record(c: Correction) -> dict:
             "template": c.template,
             "original": c.original,
             "rewritten_at": c.rewritten_at,
+            # JSON text, so the dataset export keeps one column type whatever a teacher wrote
+            "provenance": json.dumps(c.provenance, sort_keys=True) if c.provenance else None,
+            "synthetic": c.synthetic,
         },
     })
 
@@ -145,6 +149,7 @@ def sft_features():
             "turn_index": Value("int64"), "hash": string, "kinds": [string], "note": string,
             "step": string, "model": string, "adapter": string, "adapter_fingerprint": string,
             "template": string, "original": string, "rewritten_at": string,
+            "provenance": string, "synthetic": Value("bool"),
         },
     })
 

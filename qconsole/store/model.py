@@ -86,6 +86,7 @@ class Rewrite:
 
     text: str | None
     at: str = ""
+    provenance: dict | None = None  # where a drafted rewrite came from (teacher, prompt hash)
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,9 @@ class Turn:
         }
         rewrites = {
             s: tuple(
-                Rewrite(v.get("text"), str(v.get("at") or "")) for v in h if isinstance(v, dict)
+                Rewrite(v.get("text"), str(v.get("at") or ""),
+                        v["provenance"] if isinstance(v.get("provenance"), dict) else None)
+                for v in h if isinstance(v, dict)
             )
             for s, h in (doc.get("rewrites") or {}).items()
             if s in SIDES and isinstance(h, list)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tinydb import TinyDB
 
@@ -18,7 +19,9 @@ from qconsole.store.failure_kinds import failure_kind, route_step
 from qconsole.store.files import SessionFiles, turn_doc
 from qconsole.store.ids import check_side, now_iso, turn_id_for
 from qconsole.store.schema import EVENTS, META, SCHEMA_VERSION, TURNS
-from qconsole.store.validation import meta_input, reply_fields, turn_input
+from qconsole.store.validation import _check_json, meta_input, reply_fields, turn_input
+
+Doc = MutableMapping[str, Any]  # a TinyDB document, as Table.update hands it to a mutator
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Mutations:
         extra = checked.pop("extra")
         fields = {k: v for k, v in checked.items() if k in given}
         with self.files.writing(session_id) as db:
-            def mutate(doc: MutableMapping) -> None:
+            def mutate(doc: Doc) -> None:
                 doc.update(fields)
                 if extra:
                     doc.setdefault("extra", {}).update(extra)
@@ -88,7 +91,7 @@ class Mutations:
         with self.files.writing(session_id) as db:
             doc_id, _ = turn_doc(db, session_id, turn_id)
 
-            def mutate(doc: MutableMapping) -> None:
+            def mutate(doc: Doc) -> None:
                 replies = doc.setdefault("replies", {})
                 current = dict(replies.get(side) or {})
                 current.update(fields)
@@ -139,10 +142,15 @@ class Mutations:
             _log(db, "clear_mark", turn_id, side, "marks", before=before, at=now)
             return True
 
-    def set_rewrite(self, session_id: str, turn_id: str, side: str, text: str | None) -> None:
+    def set_rewrite(self, session_id: str, turn_id: str, side: str, text: str | None,
+                    provenance: dict | None = None) -> None:
         check_side(side)
         if text is not None and not isinstance(text, str):
             raise QConsoleError("a rewrite must be text")
+        if provenance is not None:
+            if not isinstance(provenance, dict):
+                raise QConsoleError("a rewrite's provenance must be a dict")
+            provenance = dict(_check_json(provenance, "rewrite provenance"))
         with self.files.writing(session_id) as db:
             doc_id, doc = turn_doc(db, session_id, turn_id)
             history = list((doc.get("rewrites") or {}).get(side) or [])
@@ -150,9 +158,12 @@ class Mutations:
             if text == current:
                 return
             now = now_iso()
+            version: dict = {"text": text, "at": now}
+            if provenance is not None:
+                version["provenance"] = provenance
 
-            def mutate(d: MutableMapping) -> None:
-                d.setdefault("rewrites", {}).setdefault(side, []).append({"text": text, "at": now})
+            def mutate(d: Doc) -> None:
+                d.setdefault("rewrites", {}).setdefault(side, []).append(version)
                 d["updated"] = now
 
             db.table(TURNS).update(mutate, doc_ids=[doc_id])
@@ -169,7 +180,7 @@ class Mutations:
                 return
             now = now_iso()
 
-            def mutate(d: MutableMapping) -> None:
+            def mutate(d: Doc) -> None:
                 d["preference"] = side
                 d["updated"] = now
 
@@ -187,7 +198,7 @@ class Mutations:
             turn_id, side, field = event["turn_id"], event.get("side"), event["field"]
             doc_id, _ = turn_doc(db, session_id, turn_id)
 
-            def revert(d: MutableMapping) -> None:
+            def revert(d: Doc) -> None:
                 if field == "rewrites":
                     history = d.setdefault("rewrites", {}).get(side) or []
                     d["rewrites"][side] = history[: int(event.get("before_len") or 0)]
@@ -211,7 +222,7 @@ class Mutations:
 def _set_side_value(
     db: TinyDB, doc_id: int, field: str, side: str, value: dict | None, now: str
 ) -> None:
-    def mutate(d: MutableMapping) -> None:
+    def mutate(d: Doc) -> None:
         values = d.setdefault(field, {})
         if value is None:
             values.pop(side, None)

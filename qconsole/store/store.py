@@ -128,10 +128,15 @@ class SessionStore:
         """Remove the mark of ``side``'s reply; False when there was none."""
         return self._mutations.clear_mark(session_id, turn_id, side)
 
-    def set_rewrite(self, session_id: str, turn_id: str, side: str, text: str | None) -> None:
+    def set_rewrite(
+        self, session_id: str, turn_id: str, side: str, text: str | None,
+        *, provenance: dict | None = None,
+    ) -> None:
         """Store a person's rewrite of ``side``'s reply beside the original (never over it).
-        Each edit is a new version; ``text=None`` clears the rewrite (also a version)."""
-        self._mutations.set_rewrite(session_id, turn_id, side, text)
+        Each edit is a new version; ``text=None`` clears the rewrite (also a version).
+        ``provenance`` (JSON) says where a drafted rewrite came from: the teacher model, its
+        prompt hash, whether the person accepted it unchanged or edited it."""
+        self._mutations.set_rewrite(session_id, turn_id, side, text, provenance)
 
     def clear_rewrite(self, session_id: str, turn_id: str, side: str) -> None:
         self._mutations.set_rewrite(session_id, turn_id, side, None)

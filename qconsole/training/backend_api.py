@@ -61,7 +61,7 @@ def lora_config(settings: TrainSettings, *, task_type: str = "CAUSAL_LM") -> Any
 
     return LoraConfig(
         r=settings.rank,
-        lora_alpha=settings.alpha,
+        lora_alpha=settings.alpha,  # type: ignore[arg-type]  # PEFT says int, takes any float
         lora_dropout=settings.dropout,
         target_modules=list(settings.target_modules),
         bias="none",
@@ -101,5 +101,5 @@ def load_base_for_training(job: BackendJob, dtype: Any) -> Any:
         return model
     from qconsole.hf.gguf_model import load_hf_model
 
-    model, _ = load_hf_model(job.gguf_path, dtype=dtype)
-    return model
+    hf_model, _ = load_hf_model(job.gguf_path, dtype=dtype)
+    return hf_model

@@ -106,14 +106,17 @@ def examples_from_store(
     session_ids: Iterable[str] | None = None,
     kind: str | None = None,
     include_preferences: bool = False,
+    synthetic: bool = True,
 ) -> tuple[list[TrainingExample], list[str]]:
     """All corrections (and optionally chosen sides of left/right preferences) in a sessions
-    directory, oldest session first; also the store's warnings (unreadable files)."""
+    directory, oldest session first; also the store's warnings (unreadable files).
+    ``synthetic=False`` leaves out the teacher's generated variants."""
     from qconsole.store import SessionStore
 
     store = SessionStore(Path(sessions_dir))
     ids = list(session_ids) if session_ids is not None else None
-    examples = [from_correction(c) for c in store.corrections(ids, kind=kind)]
+    examples = [from_correction(c) for c in store.corrections(ids, kind=kind)
+                if synthetic or not getattr(c, "synthetic", False)]
     if include_preferences:
         # Rewrites are corrections already; only left/right preferences add something new.
         pairs = store.preference_pairs(ids, include_rewrites=False)

@@ -118,6 +118,7 @@ def collect_examples(request: TrainRequest) -> tuple[list[TrainingExample], list
             session_ids=request.session_ids,
             kind=request.kind,
             include_preferences=request.include_preferences,
+            synthetic=request.include_synthetic,
         )
         if not examples:
             raise NothingToTrain(

@@ -25,6 +25,7 @@ class TrainRequest:
     session_ids: list[str] | None = None
     kind: str | None = None
     include_preferences: bool = False
+    include_synthetic: bool = True  # the teacher's "more like this" variants
     replay: Path | None = None
     replay_max: int | None = None
     examples: list[TrainingExample] | None = None  # given directly: the store is not read

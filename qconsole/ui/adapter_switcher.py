@@ -18,6 +18,7 @@ from textual.app import App
 from qconsole.chat.side import ChatSide
 from qconsole.config import Config, save_state
 from qconsole.errors import describe
+from qconsole.sides import Side
 from qconsole.ui.chat_pane import ChatPane
 
 
@@ -27,7 +28,7 @@ class AdapterSwitcher:
         app: App,
         *,
         config: Config,
-        sides: dict[str, ChatSide | None],
+        sides: dict[Side, ChatSide | None],
         pane: Callable[[], ChatPane],
         busy: Callable[[], bool],
         local_base: Callable[[], Path | None],
@@ -46,9 +47,10 @@ class AdapterSwitcher:
     def pick(self) -> None:
         """F3: list the adapters for this base, let the person choose, apply the choice."""
         right = self.sides["right"]
-        if right is not None and getattr(right.backend, "path", None) is None:
-            self.app.notify("the right pane is a remote server: its adapter is chosen in "
-                            "[remote.right] of the config", severity="warning")
+        if right is not None and getattr(right.backend, "adapter_mode", None) == "none":
+            self.app.notify("the right pane is a remote server with adapter_mode = 'none': its "
+                            "adapter is chosen in [remote.right] of the config",
+                            severity="warning")
             return
         base = self.local_base()
         if base is not None:

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult, SystemCommand
@@ -32,7 +33,9 @@ from qconsole.config import Config
 from qconsole.errors import QConsoleError, describe
 from qconsole.inference.llama_backend import GenerationStats
 from qconsole.paths import sessions_dir
+from qconsole.prompts import PromptTemplate
 from qconsole.sampling import SamplingSettings
+from qconsole.sides import SIDES, Side
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.ui.actions import ACTIONS, bindings
@@ -48,7 +51,6 @@ from qconsole.ui.stream_buffer import StreamBuffer
 
 FLUSH_INTERVAL_S = 1 / 25
 JOB_POLL_S = 0.5
-SIDES = ("left", "right")
 
 
 class QConsoleApp(QConsoleBaseApp):
@@ -70,9 +72,9 @@ class QConsoleApp(QConsoleBaseApp):
             self.config.model = model
         self.settings: SamplingSettings = self.config.sampling
         self.template_choice = self.config.template
-        self.sides: dict[str, ChatSide | None] = {"left": None, "right": None}
+        self.sides: dict[Side, ChatSide | None] = {"left": None, "right": None}
         self.buffers = {"left": StreamBuffer(), "right": StreamBuffer()}
-        self.streaming: dict[str, int] = {}  # side -> turn index in flight
+        self.streaming: dict[Side, int] = {}  # side -> turn index in flight
         self.cancel_event = threading.Event()
         self.user_turns: list[str] = []
         self.handles: list[TurnHandle] = []  # every turn sent this session, in order
@@ -240,7 +242,7 @@ class QConsoleApp(QConsoleBaseApp):
         event.input.value = ""
         self.send(text)
 
-    def send(self, text: str, *, only: str | None = None) -> None:
+    def send(self, text: str, *, only: Side | None = None) -> None:
         """Send ``text`` to both sides (or to side ``only``, to regenerate just that one)."""
         self.cancel_event = threading.Event()
         if only is None:
@@ -262,8 +264,8 @@ class QConsoleApp(QConsoleBaseApp):
             )
         self.set_status(self._status_line())
 
-    def _record_turn(self, text: str, live: dict[str, ChatSide]) -> TurnHandle:
-        sides = {
+    def _record_turn(self, text: str, live: dict[Side, ChatSide]) -> TurnHandle:
+        sides: dict[str, dict[str, Any]] = {
             name: {
                 "model": side.model_name,
                 "adapter": (
@@ -378,10 +380,18 @@ class QConsoleApp(QConsoleBaseApp):
             self.notify(f"prompt template: {choice.template}")
         self.set_status(self._status_line())
 
-    def _template_for(self, side: ChatSide):
-        from qconsole.chat.loader import template_for_backend
+    def _template_for(self, side: ChatSide) -> PromptTemplate:
+        """The chosen template for this side's model: from its GGUF header (llama.cpp), or
+        from what a remote server reported (it has no header)."""
+        from qconsole.prompts import template_for, template_for_model
 
-        return template_for_backend(side.backend, self.template_choice)
+        info = getattr(side.backend, "info", None)
+        if info is not None:
+            return template_for_model(info, self.template_choice)
+        return template_for(self.template_choice,
+                            chat_template=getattr(side.backend, "chat_template", None),
+                            bos_token=getattr(side.backend, "bos_token", None),
+                            eos_token=getattr(side.backend, "eos_token", None))
 
     def action_regenerate(self) -> None:
         if self.streaming or not self.user_turns:
@@ -398,7 +408,7 @@ class QConsoleApp(QConsoleBaseApp):
             self.prompt.value = text
             self.prompt.focus()
 
-    def regenerate_side(self, side_name: str) -> None:
+    def regenerate_side(self, side_name: Side) -> None:
         """Regenerate only this side's last reply; the earlier one stays saved."""
         side = self.sides[side_name]
         if self.streaming or not self.user_turns or side is None:

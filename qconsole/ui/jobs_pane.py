@@ -34,7 +34,7 @@ class JobView(Vertical):
     protocol, shared with the CLI and the tests); this widget only draws that state."""
 
     def __init__(self, handle: Any, kind: str, title: str,
-                 on_finish: Callable[[JobView, dict], None] | None = None) -> None:
+                 on_finish: Callable[[JobView, dict[str, Any]], None] | None = None) -> None:
         super().__init__()
         self.handle = handle
         self.kind = kind
@@ -123,14 +123,20 @@ class JobView(Vertical):
             else:
                 bar.update(progress=bar.total)
             text = Text("done", style="bold green")
+            skipped = [s for s in (self.state.result or {}).get("skipped") or []
+                       if isinstance(s, dict)]
+            if skipped:  # benchmarks without data: the run measured the rest
+                text.append(" - skipped (no data): " + ", ".join(
+                    visible_text(str(s.get("suite"))) for s in skipped), style="yellow")
         else:
             self.add_class("failed")
             label = "cancelled" if kind == "cancelled" else "failed"
-            message = str((self.state.result or {}).get("message") or "")
+            result = self.state.result
+            message = str(result.get("message") or "") if result is not None else ""
             text = Text.assemble((label, "bold red"), ": ", visible_text(message))
         self.query_one("#outcome", Static).update(text)
         if self.on_finish is not None:
-            self.on_finish(self, self.state.result or {})
+            self.on_finish(self, dict(self.state.result or {}))
 
 
 class JobsPane(VerticalScroll):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -24,6 +24,7 @@ from textual.app import App
 
 from qconsole.chat.side import ChatSide
 from qconsole.paths import adapters_dir, cache_dir, sessions_dir
+from qconsole.sides import Side
 from qconsole.store.recorder import SessionRecorder
 from qconsole.store.store import SessionStore
 from qconsole.ui.adapter_switcher import AdapterSwitcher
@@ -39,7 +40,7 @@ class LoopController:
         self,
         app: App,
         *,
-        sides: dict[str, ChatSide | None],
+        sides: dict[Side, ChatSide | None],
         jobs: Callable[[], JobsPane],
         store: Callable[[], SessionStore | None],
         recorder: Callable[[], SessionRecorder | None],
@@ -79,7 +80,7 @@ class LoopController:
             view.handle.cancel(wait=False)
 
     def _start(self, kind: str, title: str, start: Callable[[], Any],
-               on_finish: Callable[[JobView, dict], None]) -> JobView | None:
+               on_finish: Callable[[JobView, Mapping[str, Any]], None]) -> JobView | None:
         try:
             handle = start()
         except OSError as exc:
@@ -143,7 +144,7 @@ class LoopController:
             return None
         return prompt, target
 
-    def _training_finished(self, view: JobView, ev: dict) -> None:
+    def _training_finished(self, view: JobView, ev: Mapping[str, Any]) -> None:
         if ev.get("event") != "done":
             self.app.notify(f"{view.title}: {ev.get('message') or ev.get('event')}",
                             severity="error" if ev.get("event") == "error" else "warning",
@@ -200,7 +201,7 @@ class LoopController:
         log = jobs_log_dir() / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.log"
         return start_job(eval_job_argv(request_path), log)
 
-    def _evaluation_finished(self, view: JobView, ev: dict) -> None:
+    def _evaluation_finished(self, view: JobView, ev: Mapping[str, Any]) -> None:
         if ev.get("event") == "done":
             self.app.notify(f"{view.title}: done — results in the jobs pane (F7) and in "
                             f"{ev.get('run_dir', 'evals/')}", timeout=15)

@@ -62,6 +62,8 @@ NO = Checker("boolean", answer="no")
         (YES, "Yes. The answer is no.", False, False),  # the cue's answer, not an earlier word
         (YES, "I am not sure.", False, False),
         (YES, "Nobody knows.", False, False),  # "no" only as a whole word
+        (NO, "1. All scientists are insects\n2. No insects are animals", False, False),  # a
+        (NO, "All cats are chefs. No cats are teachers.", False, False),  # quantifier, no answer
         (YES, "The answer is:", False, False),  # a cue with nothing after it
         (YES, "The answer is yes, since it follows.", True, True),
     ],
@@ -119,6 +121,8 @@ YES_NO = Checker("choice", answer="B", choices=("Yes", "No"))
         (VALID, "The answer is valid.", True, True),
         (VALID, "Valid", True, True),  # exactly one option text
         (VALID, "A. The premises support it.", True, True),
+        (Checker("choice", answer="A", choices=("Mars", "the Sun")),
+         "Which planet is the closest to the Sun?", False, False),  # a question is no choice
     ],
 )
 def test_choice_readings(checker, reply, strict, flexible):

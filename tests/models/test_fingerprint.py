@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 
 import pytest
 
@@ -22,9 +21,9 @@ from qconsole.paths import cache_dir
 
 
 def test_shape_signature_of_the_embedded_base(embedded_model_path):
-    started = time.perf_counter()
+    # (reads only the header: gguf.GGUFReader needs ~10 s for this file; no timing assert here,
+    # speed is for benchmarks/)
     sig = shape_signature(embedded_model_path)
-    assert time.perf_counter() - started < 2.0  # gguf.GGUFReader needs ~10 s for this file
     assert sig == {
         "architecture": "gemma3",
         "block_count": 18,

@@ -175,3 +175,18 @@ async def test_own_text_with_brackets_shows_literally(wait_for, scripted_loader)
         assert any(n.message == "unknown actions in [keys]: no_such_action"
                    for n in app._notifications)
         assert all(not n.markup for n in app._notifications)
+
+
+async def test_review_list_shows_session_text_literally():
+    from qconsole.paths import sessions_dir
+    from qconsole.store.store import SessionStore
+    from qconsole.ui.review_app import ReviewApp
+
+    store = SessionStore(sessions_dir())
+    sid = store.create_session({"models": {"left": "m[bold]"}})
+    store.append_turn(sid, {"user": "see [keys] here", "left": {"text": "hi"}})
+    app = ReviewApp(store)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await pilot.pause(0.2)
+        svg = app.export_screenshot().replace("&#160;", " ")
+    assert "see [keys] here" in svg and "m[bold]" in svg

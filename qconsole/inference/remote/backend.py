@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
@@ -27,6 +28,7 @@ from qconsole.inference.remote import adapters
 from qconsole.inference.remote.adapters import ADAPTER_MODES
 from qconsole.inference.remote.discovery import discover, find_tokenizer, tokenize
 from qconsole.inference.remote.keys import key_from_env
+from qconsole.inference.remote.runtime_lora import load_lora_adapter
 from qconsole.inference.remote.stream import StreamRun, close_on_cancel
 from qconsole.inference.remote.transport import HTTPStatusError, Transport
 from qconsole.sampling import SamplingSettings
@@ -162,6 +164,27 @@ class RemoteBackend:
                 )
             self._lora_id = adapters.lora_index(self.lora_adapters, adapter, self.label)
             self.adapter = adapter
+
+    def load_adapter(self, name: str, folder: Path) -> None:
+        """Serve the adapter in ``folder`` (a PEFT directory; its ``adapter.gguf`` for a
+        llama.cpp server) under ``name`` and select it: loaded into a running vLLM server at
+        runtime when it does not serve that name yet; a llama.cpp server cannot load files at
+        runtime, so there it must have been started with the file (``--lora``)."""
+        if self.adapter_mode == "none":
+            raise QConsoleError(
+                f"the pane on {self.label} has adapter_mode = 'none': set adapter_mode = "
+                "'vllm' (a vLLM server loads new adapters at runtime) or 'llamacpp'"
+            )
+        self.probe(refresh=True)
+        if self.adapter_mode in ("vllm", "model") and name not in self.served_models:
+            if self.server_kind != "vllm":
+                raise QConsoleError(
+                    f"the model server at {self.label} ({self.server_kind}) serves no model "
+                    f"named {name!r} and only vLLM loads adapters at runtime; add it to the "
+                    "server's configuration and restart it"
+                )
+            load_lora_adapter(self.http, name, folder)
+        self.set_adapter(name, self.adapter_scale)
 
     # -- tokens ----------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:

@@ -9,6 +9,7 @@ each differs in how adapters are selected and tokens counted; asking is cheap an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from qconsole.errors import QConsoleError
 from qconsole.inference.remote.transport import Transport
@@ -54,7 +55,8 @@ def discover(http: Transport, model: str | None, adapter_mode: str) -> ServerInf
             f"(it serves: {', '.join(info.models)})"
         )
     entry = names.get(info.model or "", {})
-    meta = entry.get("meta") if isinstance(entry.get("meta"), dict) else {}
+    entry_meta = entry.get("meta")
+    meta: dict[str, Any] = entry_meta if isinstance(entry_meta, dict) else {}
     server_ctx = entry.get("max_model_len") or meta.get("n_ctx")
     if info.kind != "vllm":
         props = http.json("GET", http.root + "/props", optional="any")
@@ -80,6 +82,7 @@ def tokenize(http: Transport, how: str, model: str | None, text: str, *,
     """Token count by one of the three tokenize APIs; None when probing finds none.
     Asks with the base's name: an adapter shares its tokenizer, and llama-cpp-python's
     server would reload a whole model to tokenize under another alias."""
+    body: dict[str, Any]
     if how == "extras":
         url, body = "/extras/tokenize", {"input": text, "model": model}
     elif how == "llamacpp":

@@ -158,19 +158,6 @@ class Transport:
             raise HTTPStatusError(resp.status, self.http_error(resp.status, path, err_body))
         return resp
 
-    def read_text(self, method: str, url: str, payload: dict | None = None) -> str:
-        """A request whose 2xx body is plain text (vLLM's adapter routes answer that way)."""
-        try:
-            conn, resp = self.open(method, url, payload)
-        except HTTPStatusError as exc:
-            raise exc.error from None
-        try:
-            return resp.read(64_000).decode("utf-8", "replace")
-        except (OSError, http.client.HTTPException) as exc:
-            raise self.net_error(exc) from None
-        finally:
-            conn.close()
-
     def json(self, method: str, url: str, payload: dict | None = None, *,
              optional: object = False):
         """GET/POST returning parsed JSON. ``optional=True``: None for a missing route;

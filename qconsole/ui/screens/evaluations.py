@@ -134,4 +134,8 @@ def run_detail(run) -> list:
     if summary.bleed is not None:
         parts.append(Text(visible_text(summary.bleed.describe()),
                           style="yellow" if summary.bleed.adapter > summary.bleed.base else ""))
+    if summary.bleed_by_suite:
+        parts.append(Text("format bleed by suite: " + ", ".join(
+            f"{visible_text(k)} {b.short()}" for k, b in summary.bleed_by_suite.items()),
+            style="dim"))
     return parts

@@ -8,7 +8,6 @@ full-text search re-reads files and therefore runs on Enter, not per keystroke.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -21,6 +20,7 @@ from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.text_safety import visible_text
 from qconsole.ui.chat_pane import ChatPane, state_from_turn
+from qconsole.ui.literal import literal
 from qconsole.ui.marking import MarkingController
 
 FILTERS: list[tuple[str, str]] = [
@@ -78,20 +78,22 @@ class ReviewScreen(Screen[None]):
         table.clear()
         self.ids = []
         for s in summaries:
+            # every cell literal: a string cell would be parsed as markup, and the date,
+            # models and adapters come from the session file
             table.add_row(
-                s.date,
-                Text(visible_text(s.title)[:60]),
-                Text(", ".join(sorted(set(s.models)))),
-                Text(", ".join(a for a in s.adapters if a) or "—"),
-                str(s.n_turns),
-                str(s.n_marks),
-                str(s.n_rewrites),
+                literal(s.date),
+                literal(s.title[:60]),
+                literal(", ".join(sorted(set(s.models)))),
+                literal(", ".join(a for a in s.adapters if a) or "—"),
+                literal(s.n_turns),
+                literal(s.n_marks),
+                literal(s.n_rewrites),
             )
             self.ids.append(s.id)
-        self.query_one("#count", Static).update(
+        self.query_one("#count", Static).update(literal(
             f"{len(summaries)} sessions · Enter opens · / searches · e evaluations · Esc "
             + ("quits" if self.standalone else "back to the chat")
-        )
+        ))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.reload()

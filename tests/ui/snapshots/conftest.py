@@ -58,6 +58,8 @@ async def _converse(pilot):
         while not pilot.app.user_turns or pilot.app.streaming:
             await pilot.pause(0.05)
         await pilot.pause(0.1)
+    # a steady cursor when the prompt is in the picture: it does not depend on the moment
+    pilot.app.query_one("#prompt").cursor_blink = False
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,8 @@ from pathlib import Path
 from textual import events
 
 from qconsole.chat.loader import threads_per_side
-from qconsole.inference.llama_backend import GenerationStats, LlamaBackend
+from qconsole.inference.backend import GenerationStats
+from qconsole.inference.llama_backend import LlamaBackend
 from qconsole.models.resolve import resolve_model
 from qconsole.prompts import Message, TranscriptTemplate
 from qconsole.sampling import SamplingSettings

@@ -12,7 +12,8 @@ import argparse
 import statistics
 import time
 
-from qconsole.inference.llama_backend import GenerationStats, LlamaBackend
+from qconsole.inference.backend import GenerationStats
+from qconsole.inference.llama_backend import LlamaBackend
 from qconsole.models.resolve import resolve_model
 from qconsole.prompts import Message, TranscriptTemplate
 from qconsole.sampling import SamplingSettings

@@ -11,9 +11,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from qconsole.inference.backend import TextBackend
+from qconsole.inference.backend import GenerationStats, TextBackend
 from qconsole.inference.context_budget import FitResult, fit_to_context
-from qconsole.inference.llama_backend import GenerationStats
 from qconsole.prompts import Message, PromptTemplate
 from qconsole.sampling import SamplingSettings
 from qconsole.sides import Side

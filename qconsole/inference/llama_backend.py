@@ -21,41 +21,13 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from qconsole.errors import QConsoleError
+from qconsole.inference.backend import GenerationStats
 from qconsole.inference.stop_strings import StopStringFilter
 from qconsole.models.gguf_info import GGUFInfo, read_gguf_info
 from qconsole.sampling import SamplingSettings
-
-
-@dataclass
-class GenerationStats:
-    """Filled in while a reply streams; final when ``finish_reason`` is set."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    ttft_s: float | None = None
-    elapsed_s: float = 0.0
-    finish_reason: str | None = None  # stop | eos | length | cancelled | error
-
-    @property
-    def tokens_per_s(self) -> float:
-        gen_time = self.elapsed_s - (self.ttft_s or 0.0)
-        if self.completion_tokens <= 1 or gen_time <= 0:
-            return 0.0
-        return (self.completion_tokens - 1) / gen_time
-
-    def to_dict(self) -> dict:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "ttft_s": self.ttft_s,
-            "elapsed_s": self.elapsed_s,
-            "tokens_per_s": self.tokens_per_s,
-            "finish_reason": self.finish_reason,
-        }
 
 
 def _no_fd_juggling() -> None:

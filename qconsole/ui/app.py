@@ -31,7 +31,7 @@ from textual.widgets import Footer, Header, Input, LoadingIndicator, Static
 from qconsole.chat.side import ChatSide, TurnOutcome
 from qconsole.config import Config
 from qconsole.errors import QConsoleError, describe
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.paths import sessions_dir
 from qconsole.prompts import PromptTemplate
 from qconsole.sampling import SamplingSettings

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from qconsole.chat.side import ChatSide
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.sides import Side
 
 

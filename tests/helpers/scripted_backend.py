@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from qconsole.chat.side import ChatSide
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.prompts import TranscriptTemplate
 from qconsole.sampling import SamplingSettings
 

@@ -6,7 +6,7 @@ import pytest
 
 from qconsole.chat.side import ChatSide
 from qconsole.errors import QConsoleError
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.prompts import Message, TranscriptTemplate
 from qconsole.sampling import GREEDY, SamplingSettings
 

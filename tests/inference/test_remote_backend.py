@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from qconsole.errors import QConsoleError
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.inference.remote import RemoteBackend, iter_sse, split_api_url
 from qconsole.inference.remote.config import parse_remote_spec, remote_spec_for
 from qconsole.prompts import Message, TranscriptTemplate

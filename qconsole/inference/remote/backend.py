@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.inference.remote import adapters
 from qconsole.inference.remote.adapters import ADAPTER_MODES
 from qconsole.inference.remote.discovery import discover, find_tokenizer, tokenize

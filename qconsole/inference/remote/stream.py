@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from qconsole.errors import QConsoleError
-from qconsole.inference.llama_backend import GenerationStats
+from qconsole.inference.backend import GenerationStats
 from qconsole.inference.remote.sse import iter_sse
 from qconsole.inference.remote.transport import one_line, server_message
 from qconsole.inference.stop_strings import StopStringFilter

@@ -45,8 +45,8 @@ from qconsole.ui.chat_pane import ChatPane, TurnState
 from qconsole.ui.jobs_pane import JobsPane
 from qconsole.ui.literal import literal
 from qconsole.ui.loop_controller import LoopController
-from qconsole.ui.marking import MarkingController
 from qconsole.ui.messages import ModelsLoaded, ReplyFinished
+from qconsole.ui.screens.marking import MarkingController
 from qconsole.ui.stream_buffer import StreamBuffer
 
 FLUSH_INTERVAL_S = 1 / 25

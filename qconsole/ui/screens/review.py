@@ -21,7 +21,7 @@ from qconsole.store.store import SessionStore
 from qconsole.text_safety import visible_text
 from qconsole.ui.chat_pane import ChatPane, state_from_turn
 from qconsole.ui.literal import literal
-from qconsole.ui.marking import MarkingController
+from qconsole.ui.screens.marking import MarkingController
 
 FILTERS: list[tuple[str, str]] = [
     ("all sessions", "all"),

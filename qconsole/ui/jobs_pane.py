@@ -123,7 +123,8 @@ class JobView(Vertical):
             else:
                 bar.update(progress=bar.total)
             text = Text("done", style="bold green")
-            skipped = [s for s in (self.state.result or {}).get("skipped") or []
+            result = self.state.result
+            skipped = [s for s in (result.get("skipped") if result else None) or []
                        if isinstance(s, dict)]
             if skipped:  # benchmarks without data: the run measured the rest
                 text.append(" - skipped (no data): " + ", ".join(

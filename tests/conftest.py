@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import adapters
+from tests.helpers import adapters, servers
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/data/benchmarks beside the checkout; QCONSOLE_TEST_BENCHMARK_DATA for a worktree
@@ -92,3 +92,11 @@ def write_tiny_gguf_base():
 @pytest.fixture(scope="session")
 def tiny_hf_model():
     return adapters.tiny_hf_model
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """``llama_server(args, port, log)``: a context manager running a real
+    ``python -m llama_cpp.server`` on loopback, yielding its /v1 URL (skips without the server
+    extras)."""
+    return servers.llama_server

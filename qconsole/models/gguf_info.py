@@ -41,19 +41,6 @@ class GGUFInfo:
         return "base" in text or "pretrain" in text or self.chat_template is None
 
 
-def _tensor_bytes(shape: tuple[int, ...], ggml_type: int) -> int | None:
-    try:
-        from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
-
-        block, size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
-    except (ImportError, KeyError, ValueError):
-        return None
-    n = 1
-    for d in shape:
-        n *= d
-    return n // block * size
-
-
 def _token_texts(path: Path, header, ids: list[int | None]) -> dict[int, str]:
     """Texts of a few token ids, read straight from the tokens array (only what is needed)."""
     span = header.kv_spans.get("tokenizer.ggml.tokens")

@@ -5,12 +5,10 @@ plus a tiny loopback server that imitates llama.cpp's and vLLM's extras (per-req
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import pickle
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -30,7 +28,6 @@ from qconsole.prompts import Message, TranscriptTemplate
 from qconsole.sampling import GREEDY, SamplingSettings
 
 T = TranscriptTemplate()
-SERVER_DEPS = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 SECRET = "sk-test-5ecret-VALUE-0042"
 
 
@@ -376,40 +373,8 @@ def test_unreachable_server_is_one_clear_line():
 
 
 # -- the real llama-cpp-python server ------------------------------------------------------
-@contextmanager
-def llama_server(args: list[str], port: int, log: Path) -> Iterator[str]:
-    missing = [m for m in SERVER_DEPS if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"llama_cpp.server needs {', '.join(missing)}: "
-                    "pip install 'llama-cpp-python[server]'")
-    url = f"http://127.0.0.1:{port}/v1"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", *args],
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @pytest.fixture(scope="session")
-def server_url(embedded_model_path, tmp_path_factory) -> Iterator[str]:
+def server_url(embedded_model_path, tmp_path_factory, llama_server) -> Iterator[str]:
     port = free_port()
     args = ["--model", str(embedded_model_path), "--model_alias", "gemma", "--n_ctx", "1024",
             "--n_threads", "1", "--verbose", "False", "--host", "127.0.0.1", "--port", str(port)]
@@ -521,7 +486,7 @@ def write_tiny_lora(path: Path, seed: int = 0) -> Path:
 
 
 def test_llama_cpp_python_selects_the_adapter_by_model_alias(embedded_model_path, local,
-                                                             tmp_path):
+                                                             tmp_path, llama_server):
     lora = write_tiny_lora(tmp_path / "lora.gguf")
     port = free_port()
     common = {"model": str(embedded_model_path), "n_ctx": 1024, "n_threads": 1,

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-SERVER_DEPS = ("fastapi", "uvicorn", "sse_starlette", "starlette_context", "pydantic_settings")
 
 
 @pytest.fixture(scope="session")
@@ -45,37 +39,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def teacher_server(smollm2_path, tmp_path_factory) -> Iterator[str]:
+def teacher_server(smollm2_path, tmp_path_factory, llama_server) -> Iterator[str]:
     """The same GGUF behind llama-cpp-python's OpenAI-compatible server on loopback."""
-    missing = [m for m in SERVER_DEPS if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"llama_cpp.server needs {', '.join(missing)} (dev extra)")
     port = _free_port()
     log = tmp_path_factory.mktemp("teacher-server") / "log.txt"
-    url = f"http://127.0.0.1:{port}/v1"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path),
-             "--model_alias", "smollm2", "--n_ctx", "2048", "--n_threads", "2",
-             "--verbose", "False", "--host", "127.0.0.1",
-             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server not ready: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
+    args = ["--model", str(smollm2_path), "--model_alias", "smollm2", "--n_ctx", "2048",
+            "--n_threads", "2", "--verbose", "False", "--host", "127.0.0.1", "--port", str(port)]
+    with llama_server(args, port, log) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()

@@ -22,8 +22,6 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from qconsole.errors import QConsoleError
 from qconsole.prompts import Message, as_messages
 from qconsole.store.failure_kinds import KIND_BY_KEY
@@ -59,11 +57,10 @@ class LabelledItem:
 
 
 def load_labelled(path: str | os.PathLike[str]) -> list[LabelledItem]:
+    from qconsole.safe_files import read_yaml_file
+
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise QConsoleError(f"cannot read the labelled set {p}: {exc}") from None
+    data = read_yaml_file(p, what="labelled set")
     items = []
     for n, d in enumerate(data or [], 1):
         where = f"{p.name} item {n}"

@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from qconsole.errors import QConsoleError
 from qconsole.paths import workspace_dir
 from qconsole.store.failure_kinds import KIND_BY_KEY, STEP_BY_KEY
@@ -177,18 +175,13 @@ def _check(value: Any, fail, where: str, known: Mapping[str, Any]) -> CheckSpec:
 
 
 def load_script_file(path: str | os.PathLike[str]) -> Script:
+    """A script file through the one bounded reader: the user's scripts folder may hold
+    anything (a FIFO, a huge file, an alias bomb), and each is one clear line."""
+    from qconsole.safe_files import YAML_MAX_BYTES, load_yaml, read_text_bounded
+
     p = Path(path).expanduser()
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QConsoleError(f"cannot read script {p}: {getattr(exc, 'strerror', None) or exc}"
-                            ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        raise QConsoleError(f"{p.name}: not valid YAML{at}") from None
+    data = load_yaml(read_text_bounded(p, max_bytes=YAML_MAX_BYTES, what="script"),
+                     source=p.name)
     return parse_script(data, source=p.name)
 
 

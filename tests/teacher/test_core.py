@@ -316,3 +316,15 @@ def test_the_labelled_set_is_sound():
                                         "factual"}
     assert chars_to_edit("The answer is 5.", "The answer is 6.") == 1
     assert chars_to_edit("abc", "abc") == 0
+
+
+def test_a_hostile_script_file_is_one_line(tmp_path):
+    """A user's script goes through the one bounded reader: an alias bomb is refused at once."""
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        lines.append(f"{chr(97 + i)}: &{chr(97 + i)} [" + ", ".join([f"*{chr(96 + i)}"] * 10) + "]")
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(QConsoleError, match="alias bomb") as err:
+        load_script_file(bomb)
+    one_line(err)

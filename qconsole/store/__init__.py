@@ -16,9 +16,10 @@ from qconsole.store.failure_kinds import (
     kind_label,
 )
 from qconsole.store.ids import SIDES
-from qconsole.store.model import Mark, Reply, Rewrite, Session, SessionSummary, Turn
+from qconsole.store.model import BlindVote, Mark, Reply, Rewrite, Session, SessionSummary, Turn
 from qconsole.store.schema import SCHEMA_VERSION
 from qconsole.store.store import Change, SessionStore
+from qconsole.store.vote_records import VoteRecord
 
 __all__ = [
     "FAILURE_KINDS",
@@ -27,6 +28,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SIDES",
     "STEP_BY_KEY",
+    "BlindVote",
     "Change",
     "Correction",
     "FailureKind",
@@ -39,6 +41,7 @@ __all__ = [
     "SessionStore",
     "SessionSummary",
     "Turn",
+    "VoteRecord",
     "failure_kind",
     "kind_label",
 ]

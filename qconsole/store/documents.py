@@ -23,6 +23,7 @@ from qconsole.store.ids import SESSION_ID_RE, TURN_ID_RE
 
 DocKey = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,8}$")]
 Side = Literal["left", "right"]
+Vote = Literal["a", "b", "tie", "both_bad"]
 
 
 class _Doc(BaseModel):
@@ -79,6 +80,17 @@ class RewriteDoc(_Doc):
     at: str = ""
 
 
+class BlindDoc(_Doc):
+    """A turn shown blind: the seed of the draw, which side was A / B, and the vote."""
+
+    seed: int
+    assignment: dict[Literal["A", "B"], Side] = Field(min_length=2)
+    vote: Vote | None = None
+    voted_at: str | None = None
+    shown_at: str = ""
+    revealed_at: str | None = None
+
+
 class TurnDoc(_Doc):
     turn_id: Annotated[str, StringConstraints(pattern=TURN_ID_RE.pattern)]
     index: int = Field(default=0, ge=0)
@@ -89,16 +101,19 @@ class TurnDoc(_Doc):
     marks: dict[Side, MarkDoc | None] = Field(default_factory=dict)
     rewrites: dict[Side, list[RewriteDoc]] = Field(default_factory=dict)
     preference: Side | None = None
+    blind: BlindDoc | None = None
 
 
 class EventDoc(_Doc):
-    op: Literal["mark", "clear_mark", "rewrite", "clear_rewrite", "preference"]
+    op: Literal["mark", "clear_mark", "rewrite", "clear_rewrite", "preference", "blind_vote"]
     turn_id: Annotated[str, StringConstraints(pattern=TURN_ID_RE.pattern)]
     side: Side | None = None
-    field: Literal["marks", "rewrites", "preference"]
+    field: Literal["marks", "rewrites", "preference", "blind"]
     at: str = ""
     undone: bool = False
-    before: MarkDoc | Side | None = None  # the mark, or the preference, before the change
+    # the mark, the preference or the blind vote before the change
+    before: MarkDoc | Side | Vote | None = None
+    before_at: str | None = None  # a blind vote's time before the change
     before_len: int | None = Field(default=None, ge=0)
 
 

@@ -41,7 +41,7 @@ from qconsole.store.storage import (
 )
 
 CACHE_NAME = ".index.json"
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: rows gained n_votes
 RACY_NS = 2_000_000_000
 _N_FIELDS = len(fields(SessionSummary))
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qconsole.errors import QConsoleError
+from qconsole.sides import Side, is_side, other_side
 from qconsole.store.ids import SIDES
 
 REPLY_STR_FIELDS = (
@@ -89,6 +90,75 @@ class Rewrite:
     provenance: dict | None = None  # where a drafted rewrite came from (teacher, prompt hash)
 
 
+LABELS = ("A", "B")
+VOTES = ("a", "b", "tie", "both_bad")
+VOTE_LABELS = {"a": "A better", "b": "B better", "tie": "tie", "both_bad": "both bad"}
+
+
+@dataclass(frozen=True)
+class BlindVote:
+    """A turn shown blind: which side was A and which B (drawn from ``seed``), and the vote.
+
+    Why the assignment is stored and not only the seed: the record must say what the person
+    saw even if the drawing rule changes in a later qconsole; the seed makes the draw
+    reproducible and auditable (``store.votes.assignment_for``).
+    """
+
+    seed: int
+    assignment: dict[str, Side]  # {"A": side, "B": the other side}
+    vote: str | None = None  # one of VOTES, or None before the vote
+    voted_at: str | None = None
+    shown_at: str = ""
+    revealed_at: str | None = None  # when the first vote showed the names (kept by undo)
+
+    @property
+    def after_reveal(self) -> bool:
+        """This vote was cast after the names were shown (a vote undone and cast again): it
+        is a sighted judgement, and the statistics leave it out."""
+        return bool(self.vote and self.revealed_at and self.voted_at
+                    and self.voted_at > self.revealed_at)
+
+    def side_of(self, label: str) -> Side:
+        return self.assignment[label]
+
+    def label_of(self, side: str) -> str:
+        return "A" if self.assignment["A"] == side else "B"
+
+    def winner_side(self) -> Side | None:
+        """The side that won the vote; None for a tie, both bad or no vote yet."""
+        if self.vote == "a":
+            return self.assignment["A"]
+        if self.vote == "b":
+            return self.assignment["B"]
+        return None
+
+    def loser_side(self) -> Side | None:
+        winner = self.winner_side()
+        return other_side(winner) if winner is not None else None
+
+    @classmethod
+    def from_doc(cls, doc: object) -> BlindVote | None:
+        """Lenient, like every read model: a malformed object reads as "not blind"."""
+        if not isinstance(doc, dict):
+            return None
+        assignment = doc.get("assignment")
+        seed = doc.get("seed")
+        if not isinstance(assignment, dict) or not isinstance(seed, int):
+            return None
+        a, b = assignment.get("A"), assignment.get("B")
+        if not (is_side(a) and is_side(b)) or a == b:
+            return None
+        vote = doc.get("vote")
+        return cls(
+            seed=seed,
+            assignment={"A": a, "B": b},
+            vote=vote if vote in VOTES else None,
+            voted_at=str(doc["voted_at"]) if vote in VOTES and doc.get("voted_at") else None,
+            shown_at=str(doc.get("shown_at") or ""),
+            revealed_at=str(doc["revealed_at"]) if doc.get("revealed_at") else None,
+        )
+
+
 @dataclass(frozen=True)
 class Turn:
     turn_id: str
@@ -99,7 +169,8 @@ class Turn:
     replies: dict[str, Reply]
     marks: dict[str, Mark]
     rewrites: dict[str, tuple[Rewrite, ...]]
-    preference: str | None = None
+    preference: str | None = None  # sighted: the person knew which pane was which
+    blind: BlindVote | None = None  # shown blind (A/B), with the vote once cast
 
     def reply(self, side: str) -> Reply | None:
         return self.replies.get(side)
@@ -153,6 +224,7 @@ class Turn:
             marks=marks,
             rewrites={s: h for s, h in rewrites.items() if h},
             preference=pref if pref in SIDES else None,
+            blind=BlindVote.from_doc(doc.get("blind")),
         )
 
 
@@ -198,6 +270,7 @@ class SessionSummary:
     kinds: tuple[str, ...]
     schema_version: int
     read_only: bool = False
+    n_votes: int = 0  # blind votes cast (turns shown blind and voted on)
 
     @property
     def date(self) -> str:
@@ -210,7 +283,7 @@ class SessionSummary:
             "template": self.template, "n_turns": self.n_turns, "n_marks": self.n_marks,
             "n_rewrites": self.n_rewrites, "n_preferences": self.n_preferences,
             "kinds": list(self.kinds), "schema_version": self.schema_version,
-            "read_only": self.read_only,
+            "read_only": self.read_only, "n_votes": self.n_votes,
         }
 
     @classmethod
@@ -221,6 +294,7 @@ class SessionSummary:
             n_turns=d["n_turns"], n_marks=d["n_marks"], n_rewrites=d["n_rewrites"],
             n_preferences=d["n_preferences"], kinds=tuple(d["kinds"]),
             schema_version=d["schema_version"], read_only=d["read_only"],
+            n_votes=int(d.get("n_votes") or 0),
         )
 
 

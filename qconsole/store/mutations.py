@@ -20,6 +20,7 @@ from qconsole.store.files import SessionFiles, turn_doc
 from qconsole.store.ids import check_side, now_iso, turn_id_for
 from qconsole.store.schema import EVENTS, META, SCHEMA_VERSION, TURNS
 from qconsole.store.validation import _check_json, meta_input, reply_fields, turn_input
+from qconsole.store.votes import blind_doc, revert_vote
 
 Doc = MutableMapping[str, Any]  # a TinyDB document, as Table.update hands it to a mutator
 
@@ -28,7 +29,7 @@ Doc = MutableMapping[str, Any]  # a TinyDB document, as Table.update hands it to
 class Change:
     """What ``undo_last`` reverted: the UI refreshes this turn."""
 
-    op: str  # "mark" | "clear_mark" | "rewrite" | "clear_rewrite" | "preference"
+    op: str  # "mark" | "clear_mark" | "rewrite" | "clear_rewrite" | "preference" | "blind_vote"
     turn_id: str
     side: str | None
     at: str
@@ -66,8 +67,10 @@ class Mutations:
             db.table(META).update(mutate, doc_ids=[1])
 
     def append_turn(self, session_id: str, turn: dict) -> str:
-        user, replies, created = turn_input(turn)
+        user, replies, created, blind = turn_input(turn)
         now = now_iso()
+        blind_value = None if blind is None else blind_doc(
+            blind["seed"], blind.get("assignment"), shown_at=now)
         for reply in replies.values():
             if reply.get("finish_reason") and not reply.get("finished"):
                 reply["finished"] = now
@@ -75,11 +78,14 @@ class Mutations:
             turns = db.table(TURNS)
             index = max((int(d.get("index") or 0) for d in turns.all()), default=0) + 1
             turn_id = turn_id_for(index)
-            turns.insert({
+            doc = {
                 "turn_id": turn_id, "index": index, "user": user, "created": created or now,
                 "updated": now, "replies": replies, "marks": {}, "rewrites": {},
                 "preference": None,
-            })
+            }
+            if blind_value is not None:
+                doc["blind"] = blind_value
+            turns.insert(doc)
         return turn_id
 
     def update_side(self, session_id: str, turn_id: str, side: str, fields: dict) -> None:
@@ -212,6 +218,8 @@ class Mutations:
                         marks[side] = event["before"]
                 elif field == "preference":
                     d["preference"] = event.get("before")
+                elif field == "blind":
+                    revert_vote(d, event)
                 d["updated"] = now
 
             db.table(TURNS).update(revert, doc_ids=[doc_id])

@@ -98,16 +98,22 @@ class SessionRecorder:
         self._submit(job)
 
     # -- turns -----------------------------------------------------------------------------
-    def start_turn(self, user: str, sides: dict[str, dict]) -> TurnHandle:
-        """Record the user's message and the reply metadata known before streaming."""
+    def start_turn(
+        self, user: str, sides: dict[str, dict], *, blind: dict | None = None
+    ) -> TurnHandle:
+        """Record the user's message and the reply metadata known before streaming; ``blind``
+        (``{"seed", "assignment"}``) records that the turn is shown as A/B."""
         handle = TurnHandle(user, sides=set(sides))
         meta = dict(self.meta)
+        turn: dict = {"user": user, **sides}
+        if blind is not None:
+            turn["blind"] = dict(blind)
 
         def job() -> None:
             if self.session_id is None:
                 self.session_id = self.store.create_session(meta)
             handle.session_id = self.session_id
-            handle.turn_id = self.store.append_turn(self.session_id, {"user": user, **sides})
+            handle.turn_id = self.store.append_turn(self.session_id, turn)
 
         self._submit(job)
         return handle
@@ -135,6 +141,9 @@ class SessionRecorder:
 
     def prefer(self, handle: TurnHandle, side: str | None) -> None:
         self._on_turn(handle, lambda s, t: self.store.set_preference(s, t, side))
+
+    def vote(self, handle: TurnHandle, vote: str | None) -> None:
+        self._on_turn(handle, lambda s, t: self.store.set_vote(s, t, vote))
 
     def undo(self, on_done: Callable[[Change | None, Turn | None], None]) -> None:
         """Undo the session's last mark/rewrite/preference; ``on_done`` runs on the writer

@@ -20,6 +20,7 @@ from qconsole.store.failure_kinds import failure_kind
 from qconsole.store.files import SessionFiles
 from qconsole.store.listing import Listing
 from qconsole.store.model import Session
+from qconsole.store.vote_records import VoteRecord, vote_records_from_session
 
 
 class Records:
@@ -37,7 +38,9 @@ class Records:
         for row in rows:
             if need == "rewrites" and not row.n_rewrites:
                 continue
-            if need == "pairs" and not (row.n_rewrites or row.n_preferences):
+            if need == "pairs" and not (row.n_rewrites or row.n_preferences or row.n_votes):
+                continue
+            if need == "votes" and not row.n_votes:
                 continue
             try:
                 yield self.files.load(row.id)
@@ -62,4 +65,10 @@ class Records:
         out: list[PreferencePair] = []
         for session in self._sessions(session_ids, "pairs"):
             out.extend(preference_pairs_from_session(session, include_rewrites=include_rewrites))
+        return out
+
+    def vote_records(self, session_ids: Iterable[str] | None = None) -> list[VoteRecord]:
+        out: list[VoteRecord] = []
+        for session in self._sessions(session_ids, "votes"):
+            out.extend(vote_records_from_session(session))
         return out

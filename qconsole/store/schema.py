@@ -12,8 +12,12 @@ A session file is a TinyDB database (so plain TinyDB can open it) with three tab
                    marks:    {side: {kinds: [...], note, step, at}},
                    rewrites: {side: [{text, at}, ...]},   # history; the last is current,
                                                          # text None means cleared
-                   preference: "left" | "right" | null}, ...}
-    events  {"1": {op, turn_id, side, field, before, before_len, at, undone}, ...}  # undo log
+                   preference: "left" | "right" | null,        # sighted preference
+                   blind: {seed, assignment: {"A": side, "B": side},   # shown blind, or
+                           vote: "a"|"b"|"tie"|"both_bad"|null,         # absent
+                           voted_at, shown_at, revealed_at}}, ...}
+    events  {"1": {op, turn_id, side, field, before, before_at, before_len, at, undone},
+             ...}  # undo log
 
 The version lives in the data (``meta.schema_version``). Older files are upgraded in memory
 when read and written back upgraded on their next write (a copy of the original is kept under
@@ -23,6 +27,10 @@ Version history:
 - 1: a mark had one ``kind``; a rewrite was a single string overwritten on every edit; no undo
   log, no ``updated`` stamps.
 - 2: marks carry ``kinds`` (a list); rewrites keep their history; ``events`` holds the undo log.
+- 3: turns may carry ``blind`` (an A/B assignment and its vote) and the undo log a
+  ``blind_vote`` event. The data of a version-2 file is unchanged by the upgrade; the number
+  moves so that a version-2 qconsole opens a file holding votes read-only instead of
+  quarantining it for an event kind it does not know.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 META, TURNS, EVENTS = "meta", "turns", "events"
 
 
@@ -80,7 +88,12 @@ def _v1_to_v2(data: dict) -> dict:
     return data
 
 
-UPGRADES: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+def _v2_to_v3(data: dict) -> dict:
+    data[META]["1"]["schema_version"] = 3
+    return data
+
+
+UPGRADES: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(data: dict) -> tuple[dict, int]:

@@ -60,6 +60,8 @@ from qconsole.store.locks import DEFAULT_TIMEOUT_S
 from qconsole.store.model import Session, SessionSummary
 from qconsole.store.mutations import Change, Mutations
 from qconsole.store.records import Records
+from qconsole.store.vote_records import VoteRecord
+from qconsole.store.votes import Votes
 
 __all__ = ["Change", "SessionStore"]
 
@@ -74,6 +76,7 @@ class SessionStore:
         self._mutations = Mutations(self.files)
         self._listing = Listing(self.files)
         self._records = Records(self.files, self._listing)
+        self._votes = Votes(self.files)
 
     @property
     def root(self) -> Path:
@@ -145,8 +148,22 @@ class SessionStore:
         """Prefer the left or right reply of a turn (a preference pair), or None to clear."""
         self._mutations.set_preference(session_id, turn_id, side)
 
+    def start_blind(
+        self, session_id: str, turn_id: str, seed: int, assignment: dict | None = None
+    ) -> dict:
+        """Record that a turn is shown blind: ``seed`` and which side is A and which B (drawn
+        from the seed by ``votes.assignment_for`` when not given). A turn keeps its first
+        assignment. Returns the stored ``blind`` object. (``append_turn`` also takes
+        ``"blind": {"seed": ...}`` to record it with the turn in one write.)"""
+        return self._votes.start_blind(session_id, turn_id, seed, assignment)
+
+    def set_vote(self, session_id: str, turn_id: str, vote: str | None) -> None:
+        """The person's blind vote on a turn shown blind: "a", "b", "tie", "both_bad", or
+        None to clear. Undoable with ``undo_last`` like a mark."""
+        self._votes.set_vote(session_id, turn_id, vote)
+
     def undo_last(self, session_id: str) -> Change | None:
-        """Revert the session's last mark, rewrite or preference change not yet undone.
+        """Revert the session's last mark, rewrite, preference or blind vote not yet undone.
         Returns what was reverted, or None when there is nothing to undo."""
         return self._mutations.undo_last(session_id)
 
@@ -201,3 +218,8 @@ class SessionStore:
         """(prompt, chosen, rejected) pairs from left/right preferences and, by default, from
         rewrites (rewrite chosen over the original reply)."""
         return self._records.preference_pairs(session_ids, include_rewrites=include_rewrites)
+
+    def vote_records(self, session_ids: Iterable[str] | None = None) -> list[VoteRecord]:
+        """Every blind vote cast, one record per voted turn (``vote_records.VoteRecord``:
+        the two contestants by name, the assignment, the vote), oldest session first."""
+        return self._records.vote_records(session_ids)

@@ -19,7 +19,7 @@ def summarize(data: dict, *, read_only: bool = False) -> SessionSummary:
         name = adapter_name(ad)
         if name:
             adapters.add(name)
-    n_turns = n_marks = n_rewrites = n_prefs = 0
+    n_turns = n_marks = n_rewrites = n_prefs = n_votes = 0
     kinds: set[str] = set()
     first_user = ""
     turns = sorted(
@@ -49,6 +49,9 @@ def summarize(data: dict, *, read_only: bool = False) -> SessionSummary:
                 n_rewrites += 1
         if doc.get("preference") in SIDES:
             n_prefs += 1
+        blind = doc.get("blind")
+        if isinstance(blind, dict) and blind.get("vote"):
+            n_votes += 1
     created = str(meta.get("created") or "")
     return SessionSummary(
         id=str(meta.get("id")),
@@ -65,6 +68,7 @@ def summarize(data: dict, *, read_only: bool = False) -> SessionSummary:
         kinds=tuple(sorted(kinds)),
         schema_version=int(meta.get("schema_version") or 0),
         read_only=read_only,
+        n_votes=n_votes,
     )
 
 

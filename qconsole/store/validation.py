@@ -77,13 +77,15 @@ def _opt_str(value: Any, what: str) -> str | None:
     return value
 
 
-TURN_KEYS = ("user", "left", "right", "replies", "created")
+TURN_KEYS = ("user", "left", "right", "replies", "created", "blind")
 
 
-def turn_input(turn: dict) -> tuple[str, dict[str, dict], str | None]:
-    """(user text, {side: reply fields}, created) from what ``append_turn`` was given.
+def turn_input(turn: dict) -> tuple[str, dict[str, dict], str | None, dict | None]:
+    """(user text, {side: reply fields}, created, blind) from what ``append_turn`` was given.
 
-    Sides may be given as top-level ``left``/``right`` keys or under ``replies``.
+    Sides may be given as top-level ``left``/``right`` keys or under ``replies``. ``blind``
+    (a turn shown as A/B) is ``{"seed": int}`` with an optional ``"assignment"``; its values
+    are checked by ``votes.blind_doc``.
     """
     if not isinstance(turn, dict):
         raise QConsoleError(f"a turn must be a dict, not {type(turn).__name__}")
@@ -107,7 +109,13 @@ def turn_input(turn: dict) -> tuple[str, dict[str, dict], str | None]:
             continue
         replies[side] = reply_fields(fields, what=f"{side} reply")
     created = _opt_str(turn.get("created"), "turn.created")
-    return user, replies, created
+    blind = turn.get("blind")
+    if blind is not None:
+        bad_keys = isinstance(blind, dict) and set(blind) - {"seed", "assignment"}
+        if not isinstance(blind, dict) or "seed" not in blind or bad_keys:
+            raise QConsoleError("turn.blind must be {'seed': int} with an optional 'assignment'")
+        blind = dict(blind)
+    return user, replies, created, blind
 
 
 META_KNOWN = ("title", "models", "adapters", "template", "settings", "system", "extra")

@@ -59,21 +59,21 @@ def test_upgrade_function_does_not_modify_its_input() -> None:
     original = copy.deepcopy(V1_FILE)
     data, version = upgrade(V1_FILE)
     assert original == V1_FILE
-    assert version == 1 and data["meta"]["1"]["schema_version"] == SCHEMA_VERSION == 2
+    assert version == 1 and data["meta"]["1"]["schema_version"] == SCHEMA_VERSION == 3
     turn = data["turns"]["1"]
     assert turn["marks"]["left"]["kinds"] == ["sophistry"]
     assert turn["rewrites"]["left"] == [
         {"text": "Fairness is treating like cases alike.", "at": "2024-01-01T09:00:01+00:00"}]
     assert data["events"] == {}
     again, v = upgrade(data)
-    assert again is data and v == 2
+    assert again is data and v == SCHEMA_VERSION
 
 
 def test_old_file_reads_upgraded_without_being_rewritten(store: SessionStore) -> None:
     path = store.root / f"{V1_ID}.json"
     raw = write(path, V1_FILE)
     session = store.load_session(V1_ID)
-    assert session.schema_version == 2 and not session.read_only
+    assert session.schema_version == SCHEMA_VERSION and not session.read_only
     t1, t2 = session.turns
     assert t1.mark("left").kinds == ("sophistry",) and t1.mark("left").note == "quoted"
     assert t1.rewrite("left") == "Fairness is treating like cases alike."
@@ -90,7 +90,7 @@ def test_old_file_is_upgraded_on_write_and_kept_as_backup(store: SessionStore) -
     raw = write(path, V1_FILE)
     store.set_mark(V1_ID, "t2", "left", "forgot_context")
     on_disk = json.loads(path.read_text())
-    assert on_disk["meta"]["1"]["schema_version"] == 2
+    assert on_disk["meta"]["1"]["schema_version"] == SCHEMA_VERSION
     assert on_disk["turns"]["1"]["marks"]["left"]["kinds"] == ["sophistry"]
     backup = store.root / "backup" / f"{V1_ID}.schema1.json"
     assert backup.read_bytes() == raw

@@ -16,7 +16,7 @@ from tinydb import TinyDB
 from qconsole.errors import QConsoleError
 from qconsole.prompts import Message
 from qconsole.sampling import SamplingSettings
-from qconsole.store import FAILURE_KINDS, ROUTE_STEPS, SessionStore
+from qconsole.store import FAILURE_KINDS, ROUTE_STEPS, SCHEMA_VERSION, SessionStore
 from qconsole.store.ids import safe_filename
 from qconsole.store.index import CACHE_NAME
 
@@ -88,7 +88,7 @@ def test_file_is_plain_tinydb_and_json(store: SessionStore) -> None:
     db = TinyDB(path)  # TinyDB's own default storage opens our files
     try:
         assert db.table("turns").all()[0]["user"] == "hi"
-        assert db.table("meta").get(doc_id=1)["schema_version"] == 2
+        assert db.table("meta").get(doc_id=1)["schema_version"] == SCHEMA_VERSION
     finally:
         db.close()
     json.loads(path.read_bytes().decode("utf-8"))

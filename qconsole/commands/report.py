@@ -2,7 +2,8 @@
 
 The numbers are recomputed from the stored per-item records, so they are the same ones the
 console and ``qconsole eval`` showed. Runs that did not complete are left out unless
-``--include-partial``, and then every one of them is headed PARTIAL.
+``--include-partial``, and then every one of them is headed PARTIAL. The A/B judgements of the
+stored sessions (blind votes, and sighted preferences apart) get a section of their own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-partial", action="store_true",
                    help="also show cancelled, failed or crashed runs (marked PARTIAL)")
     p.add_argument("--evals", metavar="DIR", help="the evals folder (default: <workspace>/evals)")
+    p.add_argument("--sessions", metavar="DIR",
+                   help="sessions folder for the A/B section (default: <workspace>/sessions)")
     p.add_argument("--list", action="store_true", help="list stored runs and exit")
     p.set_defaults(func=run)
 
@@ -47,11 +50,21 @@ def run(args: argparse.Namespace) -> int:
         runs = [r for r in every if r.is_final or args.include_partial]
         if args.latest:
             runs = runs[-1:]
-    if not runs:
+    ab = _ab_summary(args.sessions)
+    if not runs and ab.empty:
         raise QConsoleError(f"no {'stored' if args.include_partial else 'complete'} evaluation "
-                            f"runs in {store.root}; run `qconsole eval` first")
+                            f"runs in {store.root} and no A/B votes; run `qconsole eval` first")
     output = Path(args.output) if args.output else store.root / (
         f"report.{args.format or 'md'}")
-    path = build_report(runs, output, fmt=args.format, cycles_from=every)
+    path = build_report(runs, output, fmt=args.format, cycles_from=every, ab=ab)
     print(path)
     return 0
+
+
+def _ab_summary(sessions: str | None):
+    """The A/B section's figures from the session store (``evaluation/ab_report.py``)."""
+    from qconsole.evaluation.ab_report import summarize_store
+    from qconsole.paths import sessions_dir
+    from qconsole.store.store import SessionStore
+
+    return summarize_store(SessionStore(sessions or sessions_dir()))

@@ -358,14 +358,39 @@ def _cycles_section(doc: _Doc, runs: list[StoredRun]) -> None:
     doc.image("cycles.png", cycles_chart(matrix), "accuracy over cycles")
 
 
+def _ab_section(doc: _Doc, ab: Any) -> None:
+    """Blind A/B votes and sighted preferences (``ab_report.ABSummary``), kept apart."""
+    from qconsole.evaluation.ab_report import h2h_line, rating_line
+
+    doc.h(2, "A/B judgements")
+    if ab.empty:
+        doc.p("No A/B votes yet: ctrl+b in the console turns blind mode on; 1-4 vote.")
+        return
+    doc.h(3, f"Blind votes ({ab.n_blind})")
+    doc.p("Names hidden until the vote, sides drawn per turn. Win rate over decisive votes "
+          "(ties and both-bad counted apart), 95% Wilson interval, exact two-sided sign test.")
+    doc.bullets([h2h_line(h) for h in ab.blind] or ["none"])
+    if ab.ranking:
+        doc.p("Bradley-Terry ranking (MM fit, half a virtual win each way per pair; Elo scale "
+              "with the base at 0; seeded bootstrap 95% intervals):")
+        doc.bullets([rating_line(r) for r in ab.ranking])
+    if ab.n_after_reveal:
+        doc.p(f"{ab.n_after_reveal} vote(s) cast again after the names were shown: left out.")
+    doc.h(3, f"Sighted preferences ({ab.n_sighted})")
+    doc.p("Cast knowing which pane was the adapter; reported apart from the blind votes.")
+    doc.bullets([h2h_line(h) for h in ab.sighted] or ["none"])
+
+
 def build_report(
     runs: Sequence[StoredRun],
     output: str | Path,
     *,
     fmt: str | None = None,
     cycles_from: Sequence[StoredRun] | None = None,
+    ab: Any | None = None,
 ) -> Path:
-    """Write the report of ``runs`` (and the cycles of ``cycles_from``, default: ``runs``)."""
+    """Write the report of ``runs`` (and the cycles of ``cycles_from``, default: ``runs``;
+    the A/B judgements of ``ab``, an ``ab_report.ABSummary``, when given)."""
     output = Path(output).expanduser()
     fmt = fmt or ("html" if output.suffix.lower() in (".html", ".htm") else "md")
     if fmt not in ("md", "html"):
@@ -407,6 +432,8 @@ def build_report(
             doc.h(3, "Examples of flips")
             doc.bullets(examples)
     _cycles_section(doc, list(cycles_from if cycles_from is not None else runs))
+    if ab is not None:
+        _ab_section(doc, ab)
     return _write(doc, output)
 
 

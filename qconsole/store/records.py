@@ -20,7 +20,12 @@ from qconsole.store.failure_kinds import failure_kind
 from qconsole.store.files import SessionFiles
 from qconsole.store.listing import Listing
 from qconsole.store.model import Session
-from qconsole.store.vote_records import VoteRecord, vote_records_from_session
+from qconsole.store.vote_records import (
+    PreferenceRecord,
+    VoteRecord,
+    preference_records_from_session,
+    vote_records_from_session,
+)
 
 
 class Records:
@@ -41,6 +46,8 @@ class Records:
             if need == "pairs" and not (row.n_rewrites or row.n_preferences or row.n_votes):
                 continue
             if need == "votes" and not row.n_votes:
+                continue
+            if need == "preferences" and not row.n_preferences:
                 continue
             try:
                 yield self.files.load(row.id)
@@ -71,4 +78,11 @@ class Records:
         out: list[VoteRecord] = []
         for session in self._sessions(session_ids, "votes"):
             out.extend(vote_records_from_session(session))
+        return out
+
+    def preference_records(self, session_ids: Iterable[str] | None = None
+                           ) -> list[PreferenceRecord]:
+        out: list[PreferenceRecord] = []
+        for session in self._sessions(session_ids, "preferences"):
+            out.extend(preference_records_from_session(session))
         return out

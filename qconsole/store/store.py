@@ -60,7 +60,7 @@ from qconsole.store.locks import DEFAULT_TIMEOUT_S
 from qconsole.store.model import Session, SessionSummary
 from qconsole.store.mutations import Change, Mutations
 from qconsole.store.records import Records
-from qconsole.store.vote_records import VoteRecord
+from qconsole.store.vote_records import PreferenceRecord, VoteRecord
 from qconsole.store.votes import Votes
 
 __all__ = ["Change", "SessionStore"]
@@ -223,3 +223,9 @@ class SessionStore:
         """Every blind vote cast, one record per voted turn (``vote_records.VoteRecord``:
         the two contestants by name, the assignment, the vote), oldest session first."""
         return self._records.vote_records(session_ids)
+
+    def preference_records(self, session_ids: Iterable[str] | None = None
+                           ) -> list[PreferenceRecord]:
+        """Every sighted preference (``Turn.preference``) with the two contestants by name:
+        reported apart from the blind votes, which were cast without the names."""
+        return self._records.preference_records(session_ids)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qconsole.sides import Side
+from qconsole.sides import Side, is_side
 from qconsole.store.model import Reply, Session
 
 BASE = "base"  # the contestant name of a side without an adapter
@@ -68,5 +68,37 @@ def vote_records_from_session(session: Session) -> list[VoteRecord]:
             contestants={"left": contestant(left), "right": contestant(right)},
             fingerprints={"left": left.adapter_fingerprint, "right": right.adapter_fingerprint},
             after_reveal=blind.after_reveal,
+        ))
+    return out
+
+
+@dataclass(frozen=True)
+class PreferenceRecord:
+    """A sighted preference (``Turn.preference``): the person knew which pane was which."""
+
+    session_id: str
+    turn_id: str
+    preferred: Side
+    contestants: dict[Side, str]
+
+    @property
+    def winner(self) -> str:
+        return self.contestants[self.preferred]
+
+    @property
+    def loser(self) -> str:
+        return self.contestants["right" if self.preferred == "left" else "left"]
+
+
+def preference_records_from_session(session: Session) -> list[PreferenceRecord]:
+    out: list[PreferenceRecord] = []
+    for turn in session.turns:
+        pref = turn.preference
+        left, right = turn.reply("left"), turn.reply("right")
+        if not is_side(pref) or left is None or right is None:
+            continue
+        out.append(PreferenceRecord(
+            session_id=session.id, turn_id=turn.turn_id, preferred=pref,
+            contestants={"left": contestant(left), "right": contestant(right)},
         ))
     return out

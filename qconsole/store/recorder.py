@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qconsole.errors import QConsoleError
-from qconsole.store.model import Turn
+from qconsole.store.ids import now_iso
+from qconsole.store.model import BlindVote, Turn
 from qconsole.store.store import Change, SessionStore
+from qconsole.store.votes import assignment_for
 
 _STOP = object()
 
@@ -32,6 +34,7 @@ class TurnHandle:
     turn_id: str | None = None
     session_id: str | None = None
     sides: set[str] = field(default_factory=set)
+    blind: BlindVote | None = None  # shown blind: the assignment, and the vote once cast
 
 
 class SessionRecorder:
@@ -108,6 +111,9 @@ class SessionRecorder:
         turn: dict = {"user": user, **sides}
         if blind is not None:
             turn["blind"] = dict(blind)
+            assignment = dict(blind.get("assignment") or assignment_for(blind["seed"]))
+            turn["blind"]["assignment"] = assignment
+            handle.blind = BlindVote(blind["seed"], assignment, shown_at=now_iso())
 
         def job() -> None:
             if self.session_id is None:

@@ -39,6 +39,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("edit_last", "ctrl+e", "Edit last", "Edit and resend your last message"),
     ActionSpec("new_session", "ctrl+n", "New", "Start a new session", group="Sessions"),
     ActionSpec("focus_turns", "ctrl+t", "Turns", "Move to the turns to mark them", group="Mark"),
+    # off the footer (it is full); in help and the command palette
+    ActionSpec("blind", "ctrl+b", "Blind A/B",
+               "Blind mode: hide which pane is the adapter, drawn per turn; 1-4 vote",
+               group="Mark", show=False),
     ActionSpec("quit", "ctrl+q,ctrl+c", "Quit", "Quit (everything is already saved)",
                priority=True),
 )
@@ -55,9 +59,16 @@ PANE_ACTIONS: tuple[ActionSpec, ...] = (
                group="Mark"),
     ActionSpec("prefer", "p", "Prefer", "Prefer this side's reply (a preference pair)",
                group="Mark"),
-    ActionSpec("undo", "u", "Undo", "Undo the last mark, rewrite or preference", group="Mark"),
+    ActionSpec("undo", "u", "Undo", "Undo the last mark, rewrite, preference or vote",
+               group="Mark"),
     ActionSpec("regenerate_side", "g", "Regen side",
                "Regenerate only this side's last reply", group="Mark"),
+    # in the footer only while the pane holds a turn shown blind (ChatPane.check_action)
+    ActionSpec("vote_a", "1", "A better", "Blind vote: A's reply is better", group="Blind"),
+    ActionSpec("vote_b", "2", "B better", "Blind vote: B's reply is better", group="Blind"),
+    ActionSpec("vote_tie", "3", "Tie", "Blind vote: as good as each other", group="Blind"),
+    ActionSpec("vote_both_bad", "4", "Both bad", "Blind vote: neither reply is acceptable",
+               group="Blind"),
 )
 
 

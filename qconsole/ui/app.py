@@ -38,6 +38,7 @@ from qconsole.sampling import SamplingSettings
 from qconsole.sides import SIDES, Side
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
+from qconsole.ui import blind
 from qconsole.ui.actions import ACTIONS, bindings
 from qconsole.ui.adapter_switcher import AdapterSwitcher
 from qconsole.ui.base_app import QConsoleBaseApp, stylesheets
@@ -64,8 +65,11 @@ class QConsoleApp(QConsoleBaseApp):
         *,
         model: str | None = None,
         sides_loader: Callable[[Config, str], tuple] | None = None,
+        blind_seed: int | None = None,
     ) -> None:
         super().__init__(config)
+        # blind A/B mode (ctrl+b); ``blind_seed`` makes its per-turn draws reproducible
+        self.blind = blind.BlindMode(blind_seed)
         # How the two sides are built; tests of pure UI (snapshots) pass a scripted one.
         self.sides_loader = sides_loader
         if model:
@@ -75,6 +79,8 @@ class QConsoleApp(QConsoleBaseApp):
         self.sides: dict[Side, ChatSide | None] = {"left": None, "right": None}
         self.buffers = {"left": StreamBuffer(), "right": StreamBuffer()}
         self.streaming: dict[Side, int] = {}  # side -> turn index in flight
+        # side -> the pane its reply in flight is drawn in (not its own one on a blind turn)
+        self.stream_panes: dict[Side, ChatPane] = {}
         self.cancel_event = threading.Event()
         self.user_turns: list[str] = []
         self.handles: list[TurnHandle] = []  # every turn sent this session, in order
@@ -170,7 +176,26 @@ class QConsoleApp(QConsoleBaseApp):
     def _right_side_changed(self) -> None:
         if self.recorder is not None:
             self.recorder.update_meta(self._session_meta())
+        if self.blind.on and self.sides["right"] is None:
+            self.blind.on = False
+            self.notify("blind mode off: there is no adapter in the right pane to compare")
+        self._apply_titles()
         self.set_status(self._status_line())
+
+    def _apply_titles(self) -> None:
+        """Pane titles: base and adapter by name, or in blind mode only A and B."""
+        left_pane, right_pane = self.panes["left"], self.panes["right"]
+        left, right = self.sides["left"], self.sides["right"]
+        if self.blind.on:
+            left_pane.set_title("A", "blind: who is A is drawn per turn")
+            right_pane.set_title("B", blind.KEYS_HINT)
+            return
+        if left is not None:
+            left_pane.set_title(f"base · {left.title}", left.template.name)
+        if right is not None:
+            right_pane.set_title(f"adapter · {right.adapter_name}", right.model_name)
+        else:
+            right_pane.set_title("adapter · none")
 
     # -- status ----------------------------------------------------------------------------
     def set_status(self, text: str) -> None:
@@ -179,6 +204,9 @@ class QConsoleApp(QConsoleBaseApp):
 
     def _status_line(self) -> str:
         left = self.sides["left"]
+        if self.blind.on:  # no names, no per-side speed
+            return "  │  ".join(blind.status_parts(left.template.name if left else None,
+                                                  bool(self.streaming)))
         parts = [left.model_name if left else self.model_name]
         if left:
             parts.append(f"template {left.template.name}")
@@ -214,13 +242,11 @@ class QConsoleApp(QConsoleBaseApp):
         self.sides["left"], self.sides["right"] = msg.left, msg.right
         assert msg.left is not None
         self.model_name = msg.left.model_name
-        left_pane.set_title(f"base · {msg.left.title}", msg.left.template.name)
         if msg.right is not None:
             right_pane.clear_placeholder()
-            right_pane.set_title(f"adapter · {msg.right.adapter_name}", msg.right.model_name)
         else:
-            right_pane.set_title("adapter · none")
             right_pane.show_placeholder(msg.right_note or "No adapter.")
+        self._apply_titles()
         self.prompt.disabled = False
         self.prompt.placeholder = "Type a message; Enter sends it to both sides"
         self.prompt.focus()
@@ -248,14 +274,28 @@ class QConsoleApp(QConsoleBaseApp):
         if only is None:
             self.user_turns.append(text)
         live = {n: s for n, s in self.sides.items() if s is not None and only in (None, n)}
-        handle = self._record_turn(text, live)
+        draw = None
+        if self.blind.on and len(live) == 2:
+            draw = self.blind.draw()
+        elif self.blind.on:
+            self.notify("blind mode needs both panes: this turn is shown with names",
+                        severity="warning")
+        handle = self._record_turn(text, live, draw)
         self.handles.append(handle)
         turn_no = len(self.handles) - 1
         for side_name, side in live.items():
+            state = TurnState(user=text, turn_no=turn_no, streaming=True, side=side_name,
+                              identity=blind.identity(side.adapter_name))
             pane = self.panes[side_name]
-            view = pane.add_turn(TurnState(user=text, turn_no=turn_no, streaming=True))
+            if draw is not None:
+                assignment = draw["assignment"]
+                pane = self.panes[blind.pane_for(side_name, assignment)]
+                state.blind = blind.label_for(side_name, assignment)
+                state.held = True
+            view = pane.add_turn(state)
             index = pane.turns.index(view)
             self.streaming[side_name] = index
+            self.stream_panes[side_name] = pane
             self.run_worker(
                 partial(self._generate, side, index, text, self.settings, self.cancel_event),
                 thread=True,
@@ -264,7 +304,8 @@ class QConsoleApp(QConsoleBaseApp):
             )
         self.set_status(self._status_line())
 
-    def _record_turn(self, text: str, live: dict[Side, ChatSide]) -> TurnHandle:
+    def _record_turn(self, text: str, live: dict[Side, ChatSide],
+                     draw: dict | None = None) -> TurnHandle:
         sides: dict[str, dict[str, Any]] = {
             name: {
                 "model": side.model_name,
@@ -278,10 +319,13 @@ class QConsoleApp(QConsoleBaseApp):
             for name, side in live.items()
         }
         if self.recorder is None:
-            return TurnHandle(text, sides=set(sides))
+            from qconsole.store.model import BlindVote
+
+            shown = BlindVote(draw["seed"], draw["assignment"]) if draw is not None else None
+            return TurnHandle(text, sides=set(sides), blind=shown)
         if self.recorder.session_id is None and not self.handles:
             self.recorder.meta = self._session_meta()
-        return self.recorder.start_turn(text, sides)
+        return self.recorder.start_turn(text, sides, blind=draw)
 
     def _generate(
         self,
@@ -306,8 +350,11 @@ class QConsoleApp(QConsoleBaseApp):
 
     def _flush_streams(self) -> None:
         for side_name, index in list(self.streaming.items()):
-            pane = self.panes[side_name]
+            pane = self.stream_panes.get(side_name, self.panes[side_name])
             if not pane.is_attached:  # closing: the text stays buffered for on_reply_finished
+                continue
+            if index < len(pane.turns) and pane.turns[index].state.held:
+                # blind: both replies appear together at the end
                 continue
             text = self.buffers[side_name].drain()
             if text:
@@ -316,7 +363,7 @@ class QConsoleApp(QConsoleBaseApp):
     def on_reply_finished(self, msg: ReplyFinished) -> None:
         """The state and the store are updated whatever is on screen; the pane redraws only
         while it is attached (not while the app is closing)."""
-        pane = self.panes[msg.side]
+        pane = self.stream_panes.get(msg.side, self.panes[msg.side])
         rest = self.buffers[msg.side].drain()
         view = pane.turns[msg.index]
         view.state.reply = (view.state.reply + rest).strip()
@@ -346,10 +393,24 @@ class QConsoleApp(QConsoleBaseApp):
                 "finish_reason": st.finish_reason,
                 "error": msg.error,
             })
-        if msg.error:
+        if msg.error and view.state.hidden:  # the error text may name the model or adapter
+            self.notify(f"{view.state.blind}: the reply failed (the detail is shown after the "
+                        "vote)", severity="error")
+        elif msg.error:
             self.notify(f"{msg.side}: {msg.error}", severity="error")
         self.streaming.pop(msg.side, None)
+        self.stream_panes.pop(msg.side, None)
+        if not self.streaming:
+            self._release_held(view.state.turn_no)
         self.set_status(self._status_line())
+
+    def _release_held(self, turn_no: int) -> None:
+        """Blind: both replies are done, so both appear now, together."""
+        for view in blind.views_of(turn_no, self.panes.values()):
+            if view.state.held:
+                view.state.held = False
+                if view.is_attached:
+                    view.refresh_state()
 
     # -- actions ---------------------------------------------------------------------------
     def action_cancel(self) -> None:
@@ -413,6 +474,10 @@ class QConsoleApp(QConsoleBaseApp):
         side = self.sides[side_name]
         if self.streaming or not self.user_turns or side is None:
             return
+        if self.blind.on or (self.handles and self.handles[-1].blind is not None):
+            self.notify("a blind turn is regenerated whole: ctrl+r (with a new draw)",
+                        severity="warning")
+            return
         pane = self.panes[side_name]
         if side.drop_last_turn() is None or not pane.turns:
             return
@@ -447,6 +512,23 @@ class QConsoleApp(QConsoleBaseApp):
 
     def action_focus_turns(self) -> None:
         self.panes["left"].focus()
+
+    def action_blind(self) -> None:
+        """ctrl+b: blind A/B mode on or off (for the turns sent from now on)."""
+        if not self.blind.on and (self.sides["left"] is None or self.sides["right"] is None):
+            self.notify("blind mode compares two panes: load an adapter in the right pane "
+                        "first (F3)", severity="warning")
+            return
+        self.blind.on = not self.blind.on
+        self._apply_titles()
+        self.set_status(self._status_line())
+        if self.blind.on:
+            self.notify("blind mode on: from the next message, A and B are drawn per turn and "
+                        f"the names hidden until you vote ({blind.KEYS_HINT}, in the turns: "
+                        "ctrl+t)", title="blind A/B", timeout=10)
+        else:
+            self.notify("blind mode off: the panes show base and adapter again",
+                        title="blind A/B")
 
     def on_chat_pane_action(self, msg: ChatPane.Action) -> None:
         if msg.action == "regenerate_side":

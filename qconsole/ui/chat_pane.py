@@ -3,6 +3,11 @@
 Model text is rendered as ``rich.text.Text`` built from :func:`visible_text`, never parsed as
 markup, so "[bold]" or an escape sequence in a reply shows up literally.
 Styles: styles/widgets.tcss.
+
+A turn shown blind (qconsole/ui/blind.py) is drawn in the pane of its label, not of its side:
+A on the left, B on the right, whichever model gave it. So a view knows the side it shows
+(``TurnState.side``) and, until the vote, draws nothing that tells the sides apart (no
+figures, no names; both replies appear together). After the vote it draws the reveal.
 """
 
 from __future__ import annotations
@@ -38,6 +43,24 @@ class TurnState:
     rewrite: str | None = None
     preferred: bool = False
     peer_marked: str | None = None  # the other side's reply of this turn is marked: say so here
+    side: Side | None = None  # the side whose reply this is (set by the pane when not given)
+    blind: str | None = None  # "A" or "B" when the turn is shown blind
+    identity: str = ""  # who gave the reply ("base", "adapter fair-1"): shown after the vote
+    vote: str | None = None  # the blind vote cast on this turn ("a", "b", "tie", "both_bad")
+    revealed: bool = False  # blind: a vote showed the names (an undo does not hide them again)
+    reveal: str = ""  # "you voted A better · A was base · B was adapter fair-1"
+    held: bool = False  # blind: the reply waits until both sides are done (speed gives it away)
+
+    @property
+    def hidden(self) -> bool:
+        """Shown blind and the names not revealed yet: nothing may tell the sides apart."""
+        return self.blind is not None and not self.revealed
+
+    def who(self) -> str:
+        """How dialogs and notices name this reply: its label while hidden, else its side."""
+        if self.hidden:
+            return self.blind or ""
+        return "base" if self.side == "left" else "adapter"
 
 
 def apply_stored(state: TurnState, turn, side: Side) -> None:
@@ -52,17 +75,31 @@ def apply_stored(state: TurnState, turn, side: Side) -> None:
         state.marks.append(f"“{mark.note}”")
     state.rewrite = turn.rewrite(side)
     state.preferred = turn.preference == side
+    blind = turn.blind
+    if blind is not None:
+        from qconsole.ui.blind import reveal_line
+
+        state.blind = blind.label_of(side)
+        state.vote = blind.vote
+        state.revealed = blind.revealed_at is not None
+        state.reveal = reveal_line(blind, turn)
     other = other_side(side)
     peer = turn.mark(other)
-    state.peer_marked = (
-        f"{'adapter' if other == 'right' else 'base'} reply marked: {kind_label(peer.kind)}"
-        if peer else None
-    )
+    if peer and blind is not None and not state.revealed:
+        state.peer_marked = f"{blind.label_of(other)} reply marked: {kind_label(peer.kind)}"
+    else:
+        state.peer_marked = (
+            f"{'adapter' if other == 'right' else 'base'} reply marked: {kind_label(peer.kind)}"
+            if peer else None
+        )
 
 
 def state_from_turn(turn, side: Side, turn_no: int) -> TurnState:
     reply = turn.reply(side)
-    state = TurnState(user=turn.user, turn_no=turn_no, reply=reply.text if reply else "")
+    state = TurnState(user=turn.user, turn_no=turn_no, reply=reply.text if reply else "",
+                      side=side)
+    if reply is not None:
+        state.identity = f"adapter {reply.adapter}" if reply.adapter else "base"
     if reply is not None:
         if reply.error:
             state.error = reply.error
@@ -88,12 +125,20 @@ class TurnView(Widget):
         parts.append(user)
         if s.note:
             parts.append(Text(f"note: {visible_text(s.note)}", style="italic dim"))
-        reply = Text.assemble(("model  ", "bold"), visible_text(s.reply))
-        if s.streaming:
-            reply.append(" ▌", style="blink")
-        parts.append(reply)
+        label = f"{s.blind}  " if s.blind else "model  "
+        if s.held:
+            parts.append(Text.assemble((label, "bold"), ("… both replies appear together when "
+                                                         "both are done", "italic dim")))
+        else:
+            reply = Text.assemble((label, "bold"), visible_text(s.reply))
+            if s.streaming:
+                reply.append(" ▌", style="blink")
+            parts.append(reply)
         if s.error:
-            parts.append(Text(f"error: {visible_text(s.error)}", style="bold red"))
+            # an error text can name the model or the adapter: its detail waits for the vote
+            detail = ("this reply failed (the detail is shown after the vote)" if s.hidden
+                      else visible_text(s.error))
+            parts.append(Text(f"error: {detail}", style="bold red"))
         if s.rewrite is not None:
             parts.append(Text.assemble(("rewrite  ", "bold green"), visible_text(s.rewrite)))
         badges: list[tuple[str, str]] = []
@@ -103,10 +148,14 @@ class TurnView(Widget):
             badges.append(("★ preferred", "bold yellow"))
         if s.peer_marked and not s.marks:
             badges.append(("◂▸ " + s.peer_marked, "red"))
+        if s.blind and s.vote is None and not s.held and not s.streaming:
+            badges.append(("vote: 1 A better · 2 B better · 3 tie · 4 both bad", "bold cyan"))
         if badges:
             parts.append(Text(" │ ").join(Text(t, style=st) for t, st in badges))
-        if s.stats:
-            parts.append(Text(s.stats, style="dim"))
+        if s.reveal:
+            parts.append(Text(f"◆ {visible_text(s.reveal)}", style="bold cyan"))
+        if s.stats and not s.hidden:  # speed, ttft and token counts tell the sides apart
+            parts.append(Text(visible_text(s.stats), style="dim"))
         return Group(*parts)
 
     def on_mount(self) -> None:
@@ -155,10 +204,14 @@ class ChatPane(VerticalScroll, can_focus=True):
             self._placeholder = None
 
     def add_turn(self, state: TurnState) -> TurnView:
+        if state.side is None:
+            state.side = self.side
         view = TurnView(state)
         self.turns.append(view)
         self.mount(view)
         self.scroll_end(animate=False)
+        if state.blind:
+            self.refresh_bindings()
         return view
 
     def clear_turns(self) -> None:
@@ -166,6 +219,13 @@ class ChatPane(VerticalScroll, can_focus=True):
             view.remove()
         self.turns.clear()
         self.selected = None
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The vote keys exist only while this pane holds a turn shown blind."""
+        if action.startswith("vote_"):
+            return any(v.state.blind for v in self.turns)
+        return True
 
     def append_text(self, index: int, text: str) -> None:
         view = self.turns[index]
@@ -231,3 +291,15 @@ class ChatPane(VerticalScroll, can_focus=True):
 
     def action_regenerate_side(self) -> None:
         self._ask("regenerate_side")
+
+    def action_vote_a(self) -> None:
+        self._ask("vote_a")
+
+    def action_vote_b(self) -> None:
+        self._ask("vote_b")
+
+    def action_vote_tie(self) -> None:
+        self._ask("vote_tie")
+
+    def action_vote_both_bad(self) -> None:
+        self._ask("vote_both_bad")

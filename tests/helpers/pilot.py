@@ -46,3 +46,22 @@ class Posted:
         from textual.notifications import Notify
 
         return [m.notification for m in self.of(Notify)]
+
+
+def screen_text(app) -> str:
+    """What the terminal shows right now, as plain text, one line per terminal row (from
+    Textual's SVG screenshot): for asserting on what a person would read, titles, footer and
+    notifications included."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    rows: dict[float, list[tuple[float, str]]] = {}
+    for attrs, body in re.findall(r"<text([^>]*)>(.*?)</text>", svg, flags=re.S):
+        x = re.search(r'\bx="([-0-9.]+)"', attrs)
+        y = re.search(r'\by="([-0-9.]+)"', attrs)
+        if x is None or y is None:
+            continue
+        text = html.unescape(re.sub(r"<[^>]+>", "", body)).replace("\xa0", " ")
+        rows.setdefault(float(y.group(1)), []).append((float(x.group(1)), text))
+    return "\n".join("".join(t for _, t in sorted(row)) for _, row in sorted(rows.items()))

@@ -20,6 +20,12 @@ def send():
     return pilot.send
 
 
+@pytest.fixture(scope="session")
+def screen_text():
+    """``screen_text(app)``: what the terminal shows now, as plain text."""
+    return pilot.screen_text
+
+
 @pytest.fixture()
 def posted():
     """Collects the messages an app posts: pass it as ``run_test(message_hook=posted)``, then

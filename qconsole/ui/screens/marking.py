@@ -1,11 +1,14 @@
-"""Marking, rewriting, preferring and undoing on a selected turn: one piece of code used by the
-live console and by the review screen alike.
+"""Marking, rewriting, preferring, blind votes and undoing on a selected turn: one piece of code
+used by the live console and by the review screen alike.
 
 The controller only dispatches: the store writes go through a :class:`SessionRecorder` (off the
 UI thread, in order), and the panes are updated optimistically; undo reloads the turn from the
 store and redraws it. Mark and rewrite are straight-line flows (a worker awaiting its dialog
 with ``push_screen_wait``). It is the one place a marked turn goes: the console and the review
 screen both hand their panes' actions here.
+
+The side a mark or rewrite is for is the view's (``TurnState.side``), not the pane's: a turn
+shown blind has A's reply in the left pane whichever side gave it (qconsole/ui/blind.py).
 """
 
 from __future__ import annotations
@@ -14,18 +17,15 @@ from collections.abc import Callable
 
 from textual.app import App
 
-from qconsole.sides import SIDES, Side
+from qconsole.sides import SIDES, Side, other_side
 from qconsole.store.failure_kinds import kind_label
 from qconsole.store.recorder import SessionRecorder, TurnHandle
+from qconsole.ui import blind
 from qconsole.ui.chat_pane import ChatPane, TurnView, apply_stored
 
 
-def side_label(side: Side) -> str:
-    return "base" if side == "left" else "adapter"
-
-
 class MarkingController:
-    ACTIONS = ("mark", "rewrite", "prefer", "undo")
+    ACTIONS = ("mark", "rewrite", "prefer", "undo", *blind.VOTE_ACTIONS)
 
     def __init__(
         self,
@@ -69,27 +69,37 @@ class MarkingController:
             flow = self._mark if msg.action == "mark" else self._rewrite
             self.app.run_worker(flow(msg.pane, view, handle), group="marking", exclusive=True,
                                 exit_on_error=False)
+        elif msg.action in blind.VOTE_ACTIONS:
+            views = blind.views_of(no, (self.pane(s) for s in SIDES))
+            blind.vote(self.app, self.recorder, handle, views, blind.VOTE_ACTIONS[msg.action])
         else:
             getattr(self, f"_{msg.action}")(msg.pane, view, handle)
+
+    def _view(self, side: Side, turn_no: int) -> TurnView | None:
+        """The view of ``side``'s reply to turn ``turn_no``, in whichever pane shows it."""
+        for name in SIDES:
+            v = self.pane(name).view_for(turn_no)
+            if v is not None and v.state.side == side:
+                return v
+        return None
 
     async def _mark(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
         from qconsole.ui.screens.mark import MarkScreen
 
-        choice = await self.app.push_screen_wait(MarkScreen(side_label(pane.side)))
+        side = view.state.side or pane.side
+        choice = await self.app.push_screen_wait(MarkScreen(view.state.who()))
         if choice is None or self.recorder is None:
             return
-        self.recorder.mark(handle, pane.side, choice.kind, choice.note, choice.step)
+        self.recorder.mark(handle, side, choice.kind, choice.note, choice.step)
         view.state.marks = [kind_label(choice.kind)]
         if choice.step:
             view.state.marks.append(f"step: {choice.step}")
         if choice.note:
             view.state.marks.append(f"“{choice.note}”")
         view.refresh_state()
-        peer = self.pane("right" if pane.side == "left" else "left").view_for(
-            view.state.turn_no
-        )
+        peer = self._view(other_side(side), view.state.turn_no)
         if peer is not None:  # marked turns show in both panes
-            peer.state.peer_marked = f"{side_label(pane.side)} reply marked: " + kind_label(
+            peer.state.peer_marked = f"{view.state.who()} reply marked: " + kind_label(
                 choice.kind
             )
             peer.refresh_state()
@@ -104,17 +114,22 @@ class MarkingController:
         )
         if text is None or self.recorder is None:
             return
-        self.recorder.rewrite(handle, pane.side, text)
+        self.recorder.rewrite(handle, view.state.side or pane.side, text)
         view.state.rewrite = text
         view.refresh_state()
         self.app.notify("rewrite saved beside the original")
 
     def _prefer(self, pane: ChatPane, view: TurnView, handle: TurnHandle) -> None:
         assert self.recorder is not None
-        new = None if view.state.preferred else pane.side
+        if handle.blind is not None:
+            self.app.notify(f"a turn shown blind takes a vote: {blind.KEYS_HINT} "
+                            "(p is the sighted preference)", severity="warning")
+            return
+        side = view.state.side or pane.side
+        new = None if view.state.preferred else side
         self.recorder.prefer(handle, new)
         for name in SIDES:
-            other = self.pane(name).view_for(view.state.turn_no)
+            other = self._view(name, view.state.turn_no)
             if other is not None:
                 other.state.preferred = new == name
                 other.refresh_state()
@@ -133,9 +148,11 @@ class MarkingController:
             return
         no = next((i for i, h in enumerate(self.handles) if h.turn_id == turn.turn_id), None)
         if no is not None:
+            blind.undo_shown(self.handles[no], turn)
             for name in SIDES:
-                v = self.pane(name).view_for(no)
+                v = self._view(name, no)
                 if v is not None:
                     apply_stored(v.state, turn, name)
                     v.refresh_state()
-        self.app.notify(f"undone: {change.op}")
+        what = "blind vote (the names stay shown)" if change.op == "blind_vote" else change.op
+        self.app.notify(f"undone: {what}")

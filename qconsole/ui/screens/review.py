@@ -3,11 +3,17 @@ filterable, and each session read with both sides, marks and rewrites (editable:
 as in the live console).
 
 Listing uses the store's summary cache, so it opens fast even with thousands of sessions;
-full-text search re-reads files and therefore runs on Enter, not per keystroke.
+full-text search re-reads files and therefore runs on Enter, not per keystroke. Under the list,
+the A/B results of every session (blind votes, and sighted preferences apart:
+``evaluation/ab_report.py``), computed in a thread.
+
+A turn shown blind and not yet voted on stays blind here too (A on the left, no names, no
+figures), and takes its vote here with the same keys (1-4) as in the console.
 """
 
 from __future__ import annotations
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -19,6 +25,7 @@ from qconsole.store.failure_kinds import FAILURE_KINDS
 from qconsole.store.recorder import SessionRecorder, TurnHandle
 from qconsole.store.store import SessionStore
 from qconsole.text_safety import visible_text
+from qconsole.ui import blind
 from qconsole.ui.chat_pane import ChatPane, state_from_turn
 from qconsole.ui.literal import literal
 from qconsole.ui.screens.marking import MarkingController
@@ -52,12 +59,14 @@ class ReviewScreen(Screen[None]):
             yield Select(FILTERS, value="all", allow_blank=False, id="filter")
         yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
         yield Static("", id="count")
+        yield Static("A/B results: computing…", id="ab")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "qconsole · review"
         table = self.query_one(DataTable)
-        table.add_columns("date", "title", "models", "adapters", "turns", "marks", "rewrites")
+        table.add_columns("date", "title", "models", "adapters", "turns", "marks", "rewrites",
+                          "votes")
         self.reload()
         for warning in self.store.take_warnings():
             self.notify(warning, severity="warning", timeout=15)
@@ -88,12 +97,30 @@ class ReviewScreen(Screen[None]):
                 literal(s.n_turns),
                 literal(s.n_marks),
                 literal(s.n_rewrites),
+                literal(s.n_votes),
             )
             self.ids.append(s.id)
         self.query_one("#count", Static).update(literal(
             f"{len(summaries)} sessions · Enter opens · / searches · e evaluations · Esc "
             + ("quits" if self.standalone else "back to the chat")
         ))
+        self.load_ab()
+
+    @work(thread=True, exclusive=True, group="ab", exit_on_error=False)
+    def load_ab(self) -> None:
+        """Worker thread: the A/B figures read every session with votes or preferences."""
+        from qconsole.errors import describe
+        from qconsole.evaluation.ab_report import lines, summarize_store
+
+        try:
+            text = "\n".join(lines(summarize_store(self.store)))
+        except Exception as exc:  # the list stays usable; say why the figures are missing
+            text = f"A/B results could not be computed: {describe(exc)}"
+        self.app.call_from_thread(self._show_ab, text)
+
+    def _show_ab(self, text: str) -> None:
+        if self.is_attached:
+            self.query_one("#ab", Static).update(literal(text))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.reload()
@@ -160,8 +187,13 @@ class SessionScreen(Screen[None]):
                 self.store, session_id=self.session_id,
                 on_error=lambda m: self.app.call_from_thread(self.notify, m, severity="error"),
             )
+        hidden = any(t.blind is not None and t.blind.revealed_at is None for t in session.turns)
         for side in SIDES:
             pane = self.query_one(f"#{side}", ChatPane)
+            if hidden:  # a turn still to vote on blind: the titles must not say who is where
+                pane.set_title("A" if side == "left" else "B",
+                               "blind turns: A and B drawn per turn · " + blind.KEYS_HINT)
+                continue
             model = session.models.get(side, "") if isinstance(session.models, dict) else ""
             adapter = session.adapters.get(side) if isinstance(session.adapters, dict) else None
             name = adapter.get("name") if isinstance(adapter, dict) else adapter
@@ -169,10 +201,13 @@ class SessionScreen(Screen[None]):
                            name or "")
         for no, turn in enumerate(session.turns):
             self.handles.append(TurnHandle(turn.user, turn_id=turn.turn_id,
-                                           session_id=self.session_id))
+                                           session_id=self.session_id, blind=turn.blind))
             for side in SIDES:
-                if turn.reply(side) is not None:
-                    self.query_one(f"#{side}", ChatPane).add_turn(state_from_turn(turn, side, no))
+                if turn.reply(side) is None:
+                    continue
+                shown = side if turn.blind is None else blind.pane_for(side,
+                                                                         turn.blind.assignment)
+                self.query_one(f"#{shown}", ChatPane).add_turn(state_from_turn(turn, side, no))
         left = self.query_one("#left", ChatPane)
         left.focus()
         left.selected = 0 if left.turns else None

@@ -91,7 +91,7 @@ def make_pairs(n: int, seed: int = 0):
     return out
 
 
-def tokenized_pairs(n: int, max_seq_len: int):
+def tokenized_pairs(n: int, max_seq_len: int, seed: int = 0):
     from qconsole.hf.gguf_model import load_hf_tokenizer
     from qconsole.models.resolve import resolve_model
     from qconsole.training.dataset import ChatTokenizer, token_rule_from_gguf
@@ -103,7 +103,7 @@ def tokenized_pairs(n: int, max_seq_len: int):
     tok = load_hf_tokenizer(path)
     template = chat_template_for(path, "auto", tok)
     chat_tok = ChatTokenizer(tok, token_rule_from_gguf(path, tok))
-    pair_set = build_pair_set(select_pairs(make_pairs(n)), template, chat_tok,
+    pair_set = build_pair_set(select_pairs(make_pairs(n, seed)), template, chat_tok,
                               max_seq_len=max_seq_len)
     return path, pair_set
 
@@ -218,14 +218,30 @@ def child_dpo_qconsole(args) -> dict:
     model = get_peft_model(model, lora_config(s))
     bf16 = use_bf16(s.bf16)
     cpu0, t0 = time.process_time(), time.perf_counter()
-    result = dpo_loop(model, pair_set.pairs, s, autocast_dtype=torch.bfloat16 if bf16 else None,
-                      score_after=False)
+    autocast = torch.bfloat16 if bf16 else None
+    result = dpo_loop(model, pair_set.pairs, s, autocast_dtype=autocast, score_after=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     tokens = pair_set.summary.total_tokens * args.epochs
+    # after the clock: margins on the trained pairs and on held-out pairs (other questions)
+    _, held_out = tokenized_pairs(args.held_out, args.max_seq_len, seed=1000)
+    margins = {name: margin_figures(model, pairs, autocast)
+               for name, pairs in (("trained", pair_set.pairs), ("held_out", held_out.pairs))}
     return {"name": "qconsole-dpo", "tokens": tokens, "wall_s": wall, "cpu_s": cpu,
             "steps": result.loop.steps, "final_loss": result.loop.final_loss, "bf16": bf16,
             "reference_s": result.reference_s, "threads": torch.get_num_threads(),
-            "peak_rss_mib": peak_rss_mib()}
+            "peak_rss_mib": peak_rss_mib(), "margins": margins}
+
+
+def margin_figures(model, pairs, autocast) -> dict:
+    """Mean chosen-minus-rejected log-probability and how often chosen is the likelier reply,
+    under the base (adapter disabled) and the trained adapter."""
+    from qconsole.training.dpo_loop import PairScores, score_pairs
+
+    before = score_pairs(model, pairs, adapter=False, autocast_dtype=autocast).tolist()
+    after = score_pairs(model, pairs, autocast_dtype=autocast).tolist()
+    scores = PairScores([p.example.id for p in pairs], [p.example.source for p in pairs],
+                        [tuple(r) for r in before], [tuple(r) for r in after])
+    return scores.summary()
 
 
 def child_dpo_trl(args, precompute: bool) -> dict:
@@ -307,7 +323,7 @@ def run_child(name: str, args) -> dict:
     argv = [sys.executable, __file__, "--child", name, "--examples", str(args.examples),
             "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
             "--max-seq-len", str(args.max_seq_len), "--bf16", args.bf16,
-            "--objective", args.objective]
+            "--objective", args.objective, "--held-out", str(args.held_out)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
@@ -349,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-only", action="store_true")
     p.add_argument("--objective", choices=("sft", "dpo"), default="sft",
                    help="dpo: preference training, qconsole's dpo_loop vs TRL's DPOTrainer")
+    p.add_argument("--held-out", type=int, default=32,
+                   help="dpo: pairs on other questions, scored before/after (not trained on)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
@@ -424,6 +442,12 @@ def main_dpo(args) -> int:
                            if "reference_s" in q else ""))
     for r in trl_runs:
         print("  " + show(r))
+    for name, m in (q.get("margins") or {}).items():
+        print(f"  {name} pairs ({m['pairs']}): chosen-minus-rejected log-prob "
+              f"{m['margin_before']:+.2f} -> {m['margin_after']:+.2f} nats; chosen likelier in "
+              f"{m['accuracy_before']:.0%} -> {m['accuracy_after']:.0%}; margin rose in "
+              f"{m['reward_accuracy']:.0%}; chosen {m['chosen_logp_change']:+.2f}, rejected "
+              f"{m['rejected_logp_change']:+.2f} nats")
     if "skipped" in t or "skipped" in q:
         print("  ratio: skipped (see above)")
     else:

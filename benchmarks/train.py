@@ -11,6 +11,15 @@ too, because on a shared machine wall time is noisy.
 
     .venv/bin/python benchmarks/train.py                 # CPU: qconsole vs TRL, then GPU if any
     .venv/bin/python benchmarks/train.py --examples 64 --repeats 2
+    .venv/bin/python benchmarks/train.py --objective dpo # DPO: dpo_loop.py vs TRL's DPOTrainer
+
+``--objective dpo`` measures preference training the same way: the same chain-sum questions as
+pairs (chosen: the worked answer; rejected: the same steps ending in a wrong total), the same
+LoRA, beta 0.1, batch of pairs, epochs; qconsole's dpo_loop (reference log-probabilities
+precomputed once, padding-free rows, logits only at reply positions) against TRL's DPOTrainer
+(reference = the model with the adapter disabled, as here). Tokens/s counts every real token of
+a pass (prompt twice, chosen and rejected once each) per epoch over the whole training wall
+time, the reference pass included.
 
 The GPU section runs only where CUDA exists: the same loop with transformers + PEFT on CUDA
 against the Unsloth backend (when the ``gpu`` extra is installed).
@@ -65,6 +74,38 @@ def make_examples(n: int, seed: int = 0):
         q, a = item()
         out.append(TrainingExample(tuple(context), q, a))
     return out
+
+
+def make_pairs(n: int, seed: int = 0):
+    """The chain-sum corrections as preference pairs: the worked answer over the same working
+    with a wrong total (the reasoning-step failure the console's corrections fix)."""
+    from qconsole.training.preference_pairs import PreferenceExample
+
+    rng = random.Random(seed + 1)
+    out = []
+    for ex in make_examples(n, seed):
+        head, _, total = ex.target.rpartition("The answer is ")
+        wrong = int(total.rstrip(".")) + rng.choice([-3, -2, -1, 1, 2, 3])
+        out.append(PreferenceExample(ex.context, ex.user, ex.target,
+                                     f"{head}The answer is {wrong}.", "rewrite"))
+    return out
+
+
+def tokenized_pairs(n: int, max_seq_len: int, seed: int = 0):
+    from qconsole.hf.gguf_model import load_hf_tokenizer
+    from qconsole.models.resolve import resolve_model
+    from qconsole.training.dataset import ChatTokenizer, token_rule_from_gguf
+    from qconsole.training.dpo_data import build_pair_set
+    from qconsole.training.pipeline import chat_template_for
+    from qconsole.training.preference_pairs import select_pairs
+
+    path = resolve_model("default").path
+    tok = load_hf_tokenizer(path)
+    template = chat_template_for(path, "auto", tok)
+    chat_tok = ChatTokenizer(tok, token_rule_from_gguf(path, tok))
+    pair_set = build_pair_set(select_pairs(make_pairs(n, seed)), template, chat_tok,
+                              max_seq_len=max_seq_len)
+    return path, pair_set
 
 
 def tokenized(n: int, max_seq_len: int):
@@ -160,6 +201,100 @@ def child_trl(args) -> dict:
             "bf16": bf16, "threads": torch.get_num_threads(), "peak_rss_mib": peak_rss_mib()}
 
 
+def child_dpo_qconsole(args) -> dict:
+    import torch
+    from peft import get_peft_model
+
+    from qconsole.hf.gguf_model import load_hf_model
+    from qconsole.training.backends import lora_config
+    from qconsole.training.dpo_loop import dpo_loop
+    from qconsole.training.hardware import use_bf16
+
+    s = settings(args)
+    torch.set_num_threads(s.threads or torch.get_num_threads())
+    path, pair_set = tokenized_pairs(args.examples, args.max_seq_len)
+    model, _ = load_hf_model(path)
+    torch.manual_seed(0)
+    model = get_peft_model(model, lora_config(s))
+    bf16 = use_bf16(s.bf16)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    autocast = torch.bfloat16 if bf16 else None
+    result = dpo_loop(model, pair_set.pairs, s, autocast_dtype=autocast, score_after=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    tokens = pair_set.summary.total_tokens * args.epochs
+    # after the clock: margins on the trained pairs and on held-out pairs (other questions)
+    _, held_out = tokenized_pairs(args.held_out, args.max_seq_len, seed=1000)
+    margins = {name: margin_figures(model, pairs, autocast)
+               for name, pairs in (("trained", pair_set.pairs), ("held_out", held_out.pairs))}
+    return {"name": "qconsole-dpo", "tokens": tokens, "wall_s": wall, "cpu_s": cpu,
+            "steps": result.loop.steps, "final_loss": result.loop.final_loss, "bf16": bf16,
+            "reference_s": result.reference_s, "threads": torch.get_num_threads(),
+            "peak_rss_mib": peak_rss_mib(), "margins": margins}
+
+
+def margin_figures(model, pairs, autocast) -> dict:
+    """Mean chosen-minus-rejected log-probability and how often chosen is the likelier reply,
+    under the base (adapter disabled) and the trained adapter."""
+    from qconsole.training.dpo_loop import PairScores, score_pairs
+
+    before = score_pairs(model, pairs, adapter=False, autocast_dtype=autocast).tolist()
+    after = score_pairs(model, pairs, autocast_dtype=autocast).tolist()
+    scores = PairScores([p.example.id for p in pairs], [p.example.source for p in pairs],
+                        [tuple(r) for r in before], [tuple(r) for r in after])
+    return scores.summary()
+
+
+def child_dpo_trl(args, precompute: bool) -> dict:
+    name = "trl-dpo-precomp" if precompute else "trl-dpo"
+    try:
+        import trl
+    except ImportError:
+        return {"name": name, "skipped": "trl is not installed (pip install trl)"}
+    import torch
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from qconsole.hf.gguf_model import load_hf_model
+    from qconsole.training.backends import lora_config
+    from qconsole.training.hardware import use_bf16
+
+    s = settings(args)
+    torch.set_num_threads(s.threads or torch.get_num_threads())
+    path, pair_set = tokenized_pairs(args.examples, args.max_seq_len)
+    model, tokenizer = load_hf_model(path)
+    # The very token ids qconsole trains on, in the columns TRL's own tokenisation writes
+    # (TRL 1.x has no pre-tokenised input for DPO: only that step is skipped; its collator,
+    # forward passes and loss run as they are).
+    rows = [{"prompt_ids": list(p.prompt_ids), "chosen_ids": list(p.chosen_ids),
+             "rejected_ids": list(p.rejected_ids)} for p in pair_set.pairs]
+
+    class PreTokenized(DPOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return dataset
+
+    bf16 = use_bf16(s.bf16)
+    with tempfile.TemporaryDirectory() as out:
+        config = DPOConfig(
+            output_dir=out, per_device_train_batch_size=s.batch_size, num_train_epochs=s.epochs,
+            learning_rate=s.learning_rate, lr_scheduler_type="linear", beta=s.beta,
+            warmup_steps=math.ceil(s.warmup_ratio * s.total_steps(len(rows))[0]),
+            weight_decay=s.weight_decay, max_grad_norm=s.max_grad_norm, bf16=bf16, use_cpu=True,
+            seed=s.seed, logging_steps=1, save_strategy="no", report_to=[],
+            max_length=s.max_seq_len, dataloader_num_workers=0, gradient_checkpointing=False,
+            precompute_ref_log_probs=precompute,
+        )
+        torch.manual_seed(0)
+        trainer = PreTokenized(model=model, args=config, train_dataset=Dataset.from_list(rows),
+                               processing_class=tokenizer, peft_config=lora_config(s))
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        result = trainer.train()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    tokens = pair_set.summary.total_tokens * args.epochs
+    return {"name": name, "version": trl.__version__, "tokens": tokens, "wall_s": wall,
+            "cpu_s": cpu, "steps": result.global_step, "final_loss": result.training_loss,
+            "bf16": bf16, "threads": torch.get_num_threads(), "peak_rss_mib": peak_rss_mib()}
+
+
 def child_gpu(args, which: str) -> dict:
     import torch
 
@@ -187,7 +322,8 @@ def child_gpu(args, which: str) -> dict:
 def run_child(name: str, args) -> dict:
     argv = [sys.executable, __file__, "--child", name, "--examples", str(args.examples),
             "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
-            "--max-seq-len", str(args.max_seq_len), "--bf16", args.bf16]
+            "--max-seq-len", str(args.max_seq_len), "--bf16", args.bf16,
+            "--objective", args.objective, "--held-out", str(args.held_out)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
@@ -227,6 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--repeats", type=int, default=1, help="alternate the runs, keep the best")
     p.add_argument("--cpu-only", action="store_true")
+    p.add_argument("--objective", choices=("sft", "dpo"), default="sft",
+                   help="dpo: preference training, qconsole's dpo_loop vs TRL's DPOTrainer")
+    p.add_argument("--held-out", type=int, default=32,
+                   help="dpo: pairs on other questions, scored before/after (not trained on)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
@@ -235,11 +375,17 @@ def main(argv: list[str] | None = None) -> int:
             result = child_qconsole(args)
         elif args.child == "trl":
             result = child_trl(args)
+        elif args.child == "qconsole-dpo":
+            result = child_dpo_qconsole(args)
+        elif args.child in ("trl-dpo", "trl-dpo-precomp"):
+            result = child_dpo_trl(args, precompute=args.child == "trl-dpo-precomp")
         else:
             result = child_gpu(args, args.child)
         print(RESULT + json.dumps(result), flush=True)
         return 0
 
+    if args.objective == "dpo":
+        return main_dpo(args)
     print(f"data: {args.examples} chain-sum corrections with 0-3 turns of context, batch "
           f"{args.batch_size}, {args.epochs} epoch(s), LoRA r16 alpha 32 all linear, "
           f"bf16 {args.bf16}")
@@ -274,6 +420,42 @@ def main(argv: list[str] | None = None) -> int:
     if "skipped" not in peft_gpu and "skipped" not in unsloth:
         ratio = (unsloth["tokens"] / unsloth["wall_s"]) / (peft_gpu["tokens"] / peft_gpu["wall_s"])
         print(f"  ratio Unsloth/PEFT: {ratio:.2f}x tokens/s")
+    return 0
+
+
+def main_dpo(args) -> int:
+    print(f"data: {args.examples} chain-sum preference pairs (worked answer over a wrong total) "
+          f"with 0-3 turns of context, batch {args.batch_size} pairs, {args.epochs} epoch(s), "
+          f"LoRA r16 alpha 32 all linear, beta 0.1, bf16 {args.bf16}")
+    # TRL twice: its default (the reference forward at every step, the adapter disabled) and
+    # with its reference log-probabilities precomputed, as qconsole always does; the ratio is
+    # against the faster of the two.
+    runs: dict[str, list[dict]] = {"qconsole-dpo": [], "trl-dpo": [], "trl-dpo-precomp": []}
+    for _ in range(args.repeats):
+        for name in runs:
+            runs[name].append(run_child(name, args))
+    q = best(runs["qconsole-dpo"])
+    trl_runs = [best(runs["trl-dpo"]), best(runs["trl-dpo-precomp"])]
+    t = best(trl_runs)
+    print("CPU section (DPO)")
+    print("  " + show(q) + (f"; reference pass {q['reference_s']:.1f} s of it"
+                           if "reference_s" in q else ""))
+    for r in trl_runs:
+        print("  " + show(r))
+    for name, m in (q.get("margins") or {}).items():
+        print(f"  {name} pairs ({m['pairs']}): chosen-minus-rejected log-prob "
+              f"{m['margin_before']:+.2f} -> {m['margin_after']:+.2f} nats; chosen likelier in "
+              f"{m['accuracy_before']:.0%} -> {m['accuracy_after']:.0%}; margin rose in "
+              f"{m['reward_accuracy']:.0%}; chosen {m['chosen_logp_change']:+.2f}, rejected "
+              f"{m['rejected_logp_change']:+.2f} nats")
+    if "skipped" in t or "skipped" in q:
+        print("  ratio: skipped (see above)")
+    else:
+        wall = (q["tokens"] / q["wall_s"]) / (t["tokens"] / t["wall_s"])
+        cpu = (q["tokens"] / q["cpu_s"]) / (t["tokens"] / t["cpu_s"])
+        print(f"  ratio qconsole/TRL DPO ({t['name']}): {wall:.2f}x tokens/s wall, "
+              f"{cpu:.2f}x per CPU-second; "
+              f"peak RSS {q['peak_rss_mib']:.0f} vs {t['peak_rss_mib']:.0f} MiB")
     return 0
 
 

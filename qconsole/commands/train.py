@@ -25,7 +25,14 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from qconsole.training.settings import BACKENDS, BF16_CHOICES, PRESET_HELP, PRESETS, SCHEDULES
+    from qconsole.training.settings import (
+        BACKENDS,
+        BF16_CHOICES,
+        OBJECTIVES,
+        PRESET_HELP,
+        PRESETS,
+        SCHEDULES,
+    )
 
     p = sub.add_parser(
         "train",
@@ -37,6 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         ),
     )
     data = p.add_argument_group("data")
+    data.add_argument("--objective", choices=OBJECTIVES, default="sft",
+                      help="sft: learn the rewritten replies (default); dpo: prefer the chosen "
+                           "reply of each preference pair (rewrite over original, preferred "
+                           "pane, blind vote winner) over the rejected one; sft+dpo: both")
     data.add_argument("--model", default=None,
                       help="base model spec (default: the configured chat model)")
     data.add_argument("--template", choices=("auto", "transcript", "chat"), default=None,
@@ -83,6 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     hp.add_argument("--bf16", choices=BF16_CHOICES, default=None,
                     help="bf16 autocast (auto: where the CPU/GPU has bf16 arithmetic)")
     hp.add_argument("--threads", type=int, default=None, help="CPU threads for training")
+    hp.add_argument("--beta", type=float, default=None,
+                    help="DPO: how far the adapter may move from the base (default 0.1)")
+    hp.add_argument("--sft-weight", type=float, default=None,
+                    help="sft+dpo: weight of the chosen reply's SFT loss (default 1)")
     hp.add_argument("--backend", choices=BACKENDS, default=None,
                     help="auto: data-parallel PEFT (ddp) on several CUDA GPUs, Unsloth on one "
                          "(with the gpu extra; PEFT on CUDA without it), else cpu")
@@ -106,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 SETTING_FLAGS = (
     "rank", "alpha", "dropout", "learning_rate", "epochs", "batch_size", "grad_accum",
     "min_steps", "max_steps", "max_seq_len", "warmup_ratio", "schedule", "weight_decay",
-    "max_grad_norm", "seed", "bf16", "threads", "backend",
+    "max_grad_norm", "seed", "bf16", "threads", "backend", "beta", "sft_weight",
 )
 
 
@@ -124,6 +139,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
 
     return TrainRequest(
         model=args.model,
+        objective=getattr(args, "objective", "sft"),
         template=args.template,
         settings=settings_from_args(args),
         sessions_dir=args.sessions,
@@ -157,6 +173,8 @@ class TextReport:
                 prompt = str(item["prompt"]).replace("\n", "\n    ")
                 lines.append(f"--- example {item['id']} ({item['source']}) ---\n    {prompt}"
                              f"[{item['completion']!r}]")
+                if "rejected" in item:
+                    lines.append(f"    rejected: [{item['rejected']!r}]")
             lines.append(f"{ev.get('total_steps')} steps ({ev.get('epochs')} epochs) on "
                          f"{ev.get('backend')}" + (" (dry run)" if ev.get("dry_run") else ""))
         elif kind == "progress":
@@ -176,6 +194,15 @@ class TextReport:
                     f"(final loss {_num(ev.get('final_loss'), '.4f')}, {ev.get('steps')} steps, "
                     f"{ev.get('seconds')} s, {ev.get('backend')})"
                 )
+                dpo = ev.get("dpo")
+                if dpo:
+                    lines.append(
+                        f"{ev.get('objective')} on {dpo.get('pairs')} pairs: chosen-over-rejected "
+                        f"log-prob margin {_num(dpo.get('margin_before'), '.2f')} -> "
+                        f"{_num(dpo.get('margin_after'), '.2f')} nats, chosen more likely in "
+                        f"{_num(dpo.get('accuracy_before'), '.0%')} -> "
+                        f"{_num(dpo.get('accuracy_after'), '.0%')} of them"
+                    )
                 eq = ev.get("equivalence")
                 if eq:
                     lines.append(f"equivalence check {eq.get('summary')}")

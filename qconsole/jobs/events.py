@@ -72,6 +72,7 @@ class EventFields(TypedDict, total=False):
     settings: dict[str, Any]
     epochs: float
     dry_run: bool
+    objective: str  # sft, dpo or sft+dpo (also in done)
     # start, evaluation
     run_id: str
     run_dir: str | None
@@ -88,6 +89,7 @@ class EventFields(TypedDict, total=False):
     final_loss: float | None
     steps: int
     equivalence: dict[str, Any]
+    dpo: dict[str, Any]  # dpo / sft+dpo: margins and accuracies before and after training
     # done, cancelled, error, evaluation
     status: str
     table: list[dict[str, Any]]

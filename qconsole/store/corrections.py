@@ -72,7 +72,8 @@ class Correction:
 class PreferencePair:
     session_id: str
     turn_id: str
-    source: str  # "preference" (left vs right) or "rewrite" (rewrite vs original)
+    source: str  # "preference" (sighted left vs right), "rewrite" (rewrite vs original) or
+    # "blind" (the winner of a blind A/B vote over the loser)
     chosen_side: Side
     rejected_side: Side
     prompt: tuple[Message, ...]  # context of the chosen side, ending with the user message
@@ -137,10 +138,27 @@ def _correction(session: Session, pos: int, turn: Turn, side: Side, rewrite: str
 def preference_pairs_from_session(
     session: Session, *, include_rewrites: bool = True
 ) -> list[PreferencePair]:
-    """Pairs from left/right preferences and, optionally, from every rewrite (rewrite chosen
-    over the original reply). Pairs with an empty side or identical texts are skipped."""
+    """Pairs from left/right preferences, from blind A/B votes and, optionally, from every
+    rewrite (rewrite chosen over the original reply). Pairs with an empty side or identical
+    texts are skipped.
+
+    A blind vote for A or B gives the winner's final text over the loser's reply, as a sighted
+    preference does; a tie or "both bad" gives none. A vote re-cast after the names were
+    revealed (an undo, then another vote) is a sighted judgement and is kept as a
+    ``preference`` pair, not a ``blind`` one."""
     out: list[PreferencePair] = []
     for pos, turn in enumerate(session.turns):
+        vote = turn.blind
+        winner = vote.winner_side() if vote is not None else None
+        if vote is not None and winner is not None:
+            loser = other_side(winner)
+            loser_reply = turn.reply(loser)
+            pair = _pair(
+                session, pos, turn, "preference" if vote.after_reveal else "blind", winner,
+                loser, turn.final_text(winner), loser_reply.text if loser_reply else "",
+            )
+            if pair:
+                out.append(pair)
         if is_side(turn.preference):
             chosen_side = turn.preference
             rejected_side = other_side(chosen_side)

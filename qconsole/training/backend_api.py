@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from qconsole.errors import QConsoleError
 from qconsole.training.dataset import TokenizedExample
+from qconsole.training.dpo_data import TokenizedPair
 from qconsole.training.loop import LoopResult, StepInfo
 from qconsole.training.settings import TrainSettings
 
@@ -32,6 +33,8 @@ class BackendJob:
     on_step: Callable[[StepInfo], None] | None = None
     should_stop: Callable[[], bool] | None = None
     log: Callable[[str], None] = lambda message: None
+    objective: str = "sft"  # dpo / sft+dpo train on ``pairs`` (dpo_loop.py); ``examples`` empty
+    pairs: list[TokenizedPair] | None = None
 
 
 @dataclass

@@ -29,14 +29,24 @@ from qconsole.training.hardware import cuda_available, cuda_device_count, unslot
 from qconsole.training.peft_backend import CpuPeftBackend
 
 
-def select_backend(choice: str = "auto") -> TrainingBackend:
-    """The backend for ``choice`` (auto/cpu/unsloth/ddp), or QConsoleError saying why not."""
+def select_backend(choice: str = "auto", objective: str = "sft") -> TrainingBackend:
+    """The backend for ``choice`` (auto/cpu/unsloth/ddp), or QConsoleError saying why not.
+
+    DPO (``objective`` dpo or sft+dpo) runs in the PEFT backend only (its loop is dpo_loop.py):
+    on one CUDA GPU where there is one, else on the CPU."""
     if choice == "cpu":
         return CpuPeftBackend("cpu")
     if choice not in ("auto", "unsloth", "ddp"):
         raise QConsoleError(
             f"unknown training backend {choice!r}; choose auto, cpu, unsloth or ddp"
         )
+    if objective != "sft":
+        if choice != "auto":
+            raise QConsoleError(
+                f"--objective {objective} trains with the cpu backend (transformers + PEFT, "
+                f"on one CUDA GPU where there is one); {choice} trains sft only"
+            )
+        return CpuPeftBackend("cuda" if cuda_available() else "cpu")
     from qconsole.training.ddp_backend import DdpPeftBackend
     from qconsole.training.unsloth_backend import UnslothBackend
 

@@ -30,6 +30,7 @@ FLAG_FOR = {
     "max_seq_len": "--max-seq-len", "warmup_ratio": "--warmup-ratio", "schedule": "--schedule",
     "weight_decay": "--weight-decay", "max_grad_norm": "--max-grad-norm", "seed": "--seed",
     "bf16": "--bf16", "threads": "--threads", "backend": "--backend",
+    "beta": "--beta", "sft_weight": "--sft-weight",
 }
 PathLike = str | os.PathLike[str]
 
@@ -37,6 +38,7 @@ PathLike = str | os.PathLike[str]
 def train_argv(
     settings: TrainSettings,
     *,
+    objective: str = "sft",
     model: str | None = None,
     template: str | None = None,
     sessions_dir: PathLike | None = None,
@@ -55,7 +57,7 @@ def train_argv(
     progress: str = "-",
 ) -> list[str]:
     """The full argv (this interpreter, ``-m qconsole train ...``) for these settings."""
-    args = ["train", "--preset", settings.preset]
+    args = ["train", "--objective", objective, "--preset", settings.preset]
     for f in fields(settings):
         flag = FLAG_FOR.get(f.name)
         value = getattr(settings, f.name)
@@ -88,7 +90,8 @@ def request_argv(request: TrainRequest, *, quiet: bool = False, progress: str = 
     if request.examples is not None:
         raise ValueError("a request with examples given directly cannot run as a job")
     return train_argv(
-        request.settings, model=request.model, template=request.template,
+        request.settings, objective=request.objective, model=request.model,
+        template=request.template,
         sessions_dir=request.sessions_dir, session_ids=request.session_ids, kind=request.kind,
         adapters_dir=request.adapters_root, hf_model_dir=request.hf_model_dir,
         name=request.name, replay=request.replay, replay_max=request.replay_max,

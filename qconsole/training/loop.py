@@ -102,6 +102,16 @@ def lr_at(step: int, total: int, settings: TrainSettings) -> float:
     return base * (1.0 - progress)
 
 
+def make_optimizer(params: list[Any], settings: TrainSettings) -> Any:
+    """AdamW on the trainable (LoRA) parameters: the SFT and the DPO loop's one optimizer."""
+    import torch
+
+    return torch.optim.AdamW(
+        params, lr=settings.learning_rate, weight_decay=settings.weight_decay,
+        betas=(0.9, 0.999), eps=1e-8,
+    )
+
+
 def train_loop(
     model: Any,
     examples: Sequence[TokenizedExample],
@@ -135,10 +145,7 @@ def train_loop(
     if not params:
         raise ValueError("the model has no trainable parameters (no LoRA attached?)")
     torch.manual_seed(settings.seed)
-    optimizer = torch.optim.AdamW(
-        params, lr=settings.learning_rate, weight_decay=settings.weight_decay,
-        betas=(0.9, 0.999), eps=1e-8,
-    )
+    optimizer = make_optimizer(params, settings)
     per_step = settings.batch_size * settings.grad_accum
     total_steps, epochs = settings.total_steps(len(examples))
     per_epoch = math.ceil(len(examples) / per_step)

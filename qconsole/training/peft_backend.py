@@ -1,5 +1,5 @@
-"""transformers + PEFT with qconsole's padding-free loop (loop.py), on the CPU or one CUDA GPU
-without Unsloth; bf16 autocast where the hardware has it."""
+"""transformers + PEFT with qconsole's padding-free loops (loop.py for SFT, dpo_loop.py for
+DPO), on the CPU or one CUDA GPU without Unsloth; bf16 autocast where the hardware has it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from qconsole.training.backend_api import (
     lora_config,
 )
 from qconsole.training.hardware import use_bf16
-from qconsole.training.loop import train_loop
+from qconsole.training.loop import LoopResult, train_loop
 
 
 class CpuPeftBackend:
@@ -50,13 +50,8 @@ class CpuPeftBackend:
             f"{'bf16 autocast' if bf16 else 'fp32'} on {self.device}, "
             f"{torch.get_num_threads()} threads"
         )
-        loop = train_loop(
-            model, job.examples, s,
-            device=self.device,
-            autocast_dtype=torch.bfloat16 if bf16 else None,
-            on_step=job.on_step,
-            should_stop=job.should_stop,
-        )
+        details: dict = {"trainable_params": trainable, "threads": torch.get_num_threads()}
+        loop = self._loop(model, job, torch.bfloat16 if bf16 else None, details)
         job.out_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(str(job.out_dir))
         return BackendResult(
@@ -64,6 +59,30 @@ class CpuPeftBackend:
             device=self.device,
             precision="bf16-autocast" if bf16 else "fp32",
             loop=loop,
-            details={"trainable_params": trainable, "threads": torch.get_num_threads()},
+            details=details,
             model=model if self.device == "cpu" else None,
         )
+
+    def _loop(self, model, job: BackendJob, autocast_dtype, details: dict) -> LoopResult:
+        """SFT on ``job.examples``, or DPO on ``job.pairs`` (its before/after scores of the
+        trained pairs go into ``details["dpo"]``, and from there into the metadata)."""
+        if job.objective == "sft":
+            return train_loop(
+                model, job.examples, job.settings, device=self.device,
+                autocast_dtype=autocast_dtype, on_step=job.on_step,
+                should_stop=job.should_stop,
+            )
+        from qconsole.training.dpo_loop import dpo_loop
+
+        result = dpo_loop(
+            model, job.pairs or [], job.settings, objective=job.objective, device=self.device,
+            autocast_dtype=autocast_dtype, on_step=job.on_step, should_stop=job.should_stop,
+        )
+        details["dpo"] = {
+            "beta": job.settings.beta,
+            "sft_weight": job.settings.sft_weight if job.objective == "sft+dpo" else 0.0,
+            "reference_s": round(result.reference_s, 2),
+            "reward_accuracy_per_step": [round(a, 3) for a in result.reward_accuracies],
+            **result.scores.to_dict(),
+        }
+        return result.loop

@@ -1,9 +1,10 @@
 """One training cycle, start to finish, reporting as it goes.
 
 corrections (+ preference choices, + replay) -> training set (the chat's template and tokens)
--> a FRESH LoRA on the base -> PEFT adapter in a hidden temporary directory -> its GGUF LoRA ->
-the equivalence check (llama.cpp with the GGUF LoRA vs transformers with the PEFT adapter) ->
-metadata -> one atomic move into the registry.
+(``--objective dpo``: preference pairs from rewrites, sighted preferences and blind votes ->
+a pair set, same template and tokens) -> a FRESH LoRA on the base -> PEFT adapter in a hidden
+temporary directory -> its GGUF LoRA -> the equivalence check (llama.cpp with the GGUF LoRA vs
+transformers with the PEFT adapter) -> metadata -> one atomic move into the registry.
 
 Everything before the move happens in ``adapters/.train-<pid>-*``: the registry never lists
 hidden directories, so a cancelled, crashed or killed run leaves no half adapter; the next run
@@ -34,10 +35,16 @@ from qconsole.training.dataset import (
     build_training_set,
     token_rule_from_gguf,
 )
-from qconsole.training.examples import TrainingExample, examples_from_store, load_replay
+from qconsole.training.dpo_data import NO_PAIRS, PairSet, build_pair_set
+from qconsole.training.examples import (
+    TrainingExample,
+    content_hash,
+    examples_from_store,
+    load_replay,
+)
 from qconsole.training.loop import StepInfo, TrainingCancelled
 from qconsole.training.request import TrainRequest
-from qconsole.training.settings import TrainSettings
+from qconsole.training.settings import OBJECTIVES, TrainSettings
 
 TMP_PREFIX = ".train-"
 
@@ -48,7 +55,7 @@ class Prepared:
     model_name: str
     template: Any  # PromptTemplate
     hf_tokenizer: Any
-    training_set: TrainingSet
+    training_set: TrainingSet | PairSet  # a PairSet for dpo and sft+dpo
     warnings: list[str]
 
 
@@ -61,9 +68,12 @@ class TrainOutcome:
     backend: str = ""
     equivalence: dict[str, Any] | None = None
     seconds: float = 0.0
+    objective: str = "sft"
+    dpo: dict[str, Any] | None = None  # before/after scores of the trained pairs
 
     def done_fields(self) -> dict[str, Any]:
         out: dict[str, Any] = {
+            "objective": self.objective,
             "adapter": self.adapter.name if self.adapter is not None else None,
             "path": str(self.adapter.path) if self.adapter is not None else None,
             "gguf_lora": str(self.gguf_lora) if self.gguf_lora else None,
@@ -77,6 +87,8 @@ class TrainOutcome:
                 steps=self.loop.steps,
                 tokens_per_s=round(self.loop.tokens_per_s, 1),
             )
+        if self.dpo is not None:
+            out["dpo"] = {k: v for k, v in self.dpo.items() if k != "per_pair"}
         if self.equivalence is not None:
             out["equivalence"] = {
                 k: self.equivalence.get(k) for k in ("passed", "failures", "summary")
@@ -132,6 +144,21 @@ def collect_examples(request: TrainRequest) -> tuple[list[TrainingExample], list
     return examples, warnings
 
 
+def collect_pairs(request: TrainRequest) -> tuple[Any, list[str]]:
+    """The preference pairs of a request (``PairSelection``) and the store's warnings."""
+    from qconsole.training.preference_pairs import pairs_from_store
+
+    folder = _sessions_folder(request)
+    selection, warnings = pairs_from_store(
+        folder, session_ids=request.session_ids, synthetic=request.include_synthetic
+    )
+    if not selection.pairs:
+        raise NothingToTrain(
+            f"{NO_PAIRS} in {folder}; rewrite a failing reply or vote on a blind turn first"
+        )
+    return selection, warnings
+
+
 def prepare(request: TrainRequest, emit: Emit = _noop) -> Prepared:
     """Resolve the model and template, read the examples, build and summarise the set.
 
@@ -143,6 +170,8 @@ def prepare(request: TrainRequest, emit: Emit = _noop) -> Prepared:
 
     spec, template_choice, aliases = _config_defaults(request)
     resolved = resolve_model(spec, aliases=aliases)
+    if request.objective != "sft":
+        return _prepare_pairs(request, resolved, template_choice, emit)
     examples, warnings = collect_examples(request)
     emit("log", level="info", message=f"{len(examples)} examples; loading the tokenizer")
     tokenizer = load_hf_tokenizer(resolved.path)
@@ -158,6 +187,29 @@ def prepare(request: TrainRequest, emit: Emit = _noop) -> Prepared:
         examples, template, chat_tok, max_seq_len=request.settings.max_seq_len
     )
     return Prepared(resolved.path, resolved.name, template, tokenizer, training_set, warnings)
+
+
+def _prepare_pairs(request: TrainRequest, resolved: Any, template_choice: str,
+                   emit: Emit) -> Prepared:
+    """``prepare`` for dpo / sft+dpo: pairs instead of examples, the same template and tokens.
+    Corrections filters (``kind``) and replay are SFT data and are refused, not ignored."""
+    from qconsole.hf.gguf_model import load_hf_tokenizer
+
+    if request.examples is not None or request.replay is not None or request.kind:
+        raise QConsoleError(
+            f"--objective {request.objective} trains on preference pairs from the sessions; "
+            "--kind, --replay and given examples are for sft"
+        )
+    selection, warnings = collect_pairs(request)
+    emit("log", level="info", message=f"{len(selection.pairs)} preference pairs; "
+         "loading the tokenizer")
+    tokenizer = load_hf_tokenizer(resolved.path)
+    template = chat_template_for(resolved.path, template_choice, tokenizer)
+    chat_tok = ChatTokenizer(tokenizer, token_rule_from_gguf(resolved.path, tokenizer))
+    pair_set = build_pair_set(selection, template, chat_tok,
+                              max_seq_len=request.settings.max_seq_len,
+                              objective=request.objective)
+    return Prepared(resolved.path, resolved.name, template, tokenizer, pair_set, warnings)
 
 
 def chat_template_for(gguf_path: Path, choice: str, tokenizer: Any = None) -> Any:
@@ -183,18 +235,32 @@ def remove_stale_tmp(root: Path) -> None:
 
 
 def source_record(prepared: Prepared, request: TrainRequest) -> dict[str, Any]:
-    """What the adapter learned from: ids and hashes of every example, and their hash."""
+    """What the adapter learned from: ids and hashes of every example, and their hash.
+
+    A DPO adapter lists its pairs the same way; its rewrite pairs are corrections, named by
+    the corrections' own ids and hashes, so evaluation finds the turns it was trained on."""
     from qconsole.adapters import hash_records
 
-    examples = sorted(
-        (t.example for t in prepared.training_set.examples), key=lambda e: (e.source, e.id)
-    )
-    records = [{"id": e.id, "hash": e.hash, "source": e.source} for e in examples]
-    summary = prepared.training_set.summary
-    corrections = [r for r in records if r["source"] == "correction"]
+    ts = prepared.training_set
+    if isinstance(ts, PairSet):
+        pairs = sorted((t.example for t in ts.pairs), key=lambda e: (e.source, e.id))
+        records = [{"id": p.id, "hash": p.hash, "source": p.source} for p in pairs]
+        corrections = [
+            {"id": p.correction_id, "hash": content_hash(p.context, p.user, p.chosen),
+             "source": "correction"}
+            for p in pairs if p.correction_id is not None
+        ]
+        unit = "preference pairs"
+    else:
+        examples = sorted((t.example for t in ts.examples), key=lambda e: (e.source, e.id))
+        records = [{"id": e.id, "hash": e.hash, "source": e.source} for e in examples]
+        corrections = [r for r in records if r["source"] == "correction"]
+        unit = "examples"
+    summary = ts.summary
     return {
-        "description": f"{summary.examples} examples ("
+        "description": f"{summary.examples} {unit} ("
         + ", ".join(f"{n} {s}" for s, n in sorted(summary.by_source.items())) + ")",
+        "objective": request.objective,
         "correction_ids": [r["id"] for r in corrections],
         "correction_hashes": [r["hash"] for r in corrections],
         "corrections_hash": hash_records(corrections),
@@ -225,9 +291,14 @@ def run_training(
 
     started = time.perf_counter()
     settings = request.settings.validate()
-    backend = select_backend(settings.backend)
+    if request.objective not in OBJECTIVES:
+        raise QConsoleError(
+            f"unknown objective {request.objective!r}; choose {', '.join(OBJECTIVES)}"
+        )
+    backend = select_backend(settings.backend, request.objective)
     backend.prepare()
-    emit("phase", phase="prepare", message="reading the corrections")
+    emit("phase", phase="prepare", message="reading the corrections"
+         if request.objective == "sft" else "reading the preference pairs")
     prepared = prepare(request, emit)
     for warning in prepared.warnings:
         emit("log", level="warning", message=warning)
@@ -245,8 +316,9 @@ def run_training(
         total_steps=steps,
         epochs=epochs,
         dry_run=request.dry_run,
+        objective=request.objective,
     )
-    outcome = TrainOutcome(prepared=prepared, backend=backend.name)
+    outcome = TrainOutcome(prepared=prepared, backend=backend.name, objective=request.objective)
     if request.dry_run:
         outcome.seconds = time.perf_counter() - started
         return outcome
@@ -268,7 +340,9 @@ def run_training(
         emit("phase", phase="load", message="loading the base model")
         job = BackendJob(
             gguf_path=prepared.gguf_path,
-            examples=ts.examples,
+            examples=[] if isinstance(ts, PairSet) else ts.examples,
+            objective=request.objective,
+            pairs=ts.pairs if isinstance(ts, PairSet) else None,
             settings=settings,
             out_dir=work / "adapter",
             hf_model_dir=request.hf_model_dir,
@@ -279,6 +353,7 @@ def run_training(
         result = backend.train(job)
         outcome.loop = result.loop
         outcome.backend = result.backend
+        outcome.dpo = result.details.get("dpo")
         if stop():
             raise TrainingCancelled()
         name = request.name or default_name()
@@ -358,7 +433,12 @@ def _metadata(
     loop = result.loop
     hyper = settings.to_dict()
     hyper.update(steps=loop.steps, epochs_run=loop.epochs, precision=result.precision,
-                 device=result.device)
+                 device=result.device, objective=request.objective)
+    if request.objective == "sft":  # DPO's knobs: recorded only where they acted
+        hyper.pop("beta", None)
+        hyper.pop("sft_weight", None)
+    elif request.objective == "dpo":
+        hyper.pop("sft_weight", None)
     meta = AdapterMeta.for_base(
         prepared.gguf_path,
         name=name,
@@ -367,7 +447,9 @@ def _metadata(
         hyperparameters=hyper,
         final_loss=loop.final_loss,
         backend=result.backend,
-        notes="trained from the base on all accumulated corrections (fresh adapter)",
+        notes="trained from the base on all accumulated corrections (fresh adapter)"
+        if request.objective == "sft" else f"trained with {request.objective} from the base on "
+        "all accumulated preference pairs (fresh adapter)",
     )
     meta.extra["training"] = {
         **loop.to_dict(),

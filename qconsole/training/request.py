@@ -19,6 +19,7 @@ class TrainRequest:
     """What to train on and how. ``model`` None: the configured chat model."""
 
     model: str | None = None
+    objective: str = "sft"  # one of settings.OBJECTIVES: sft, dpo (preference pairs), sft+dpo
     template: str | None = None
     settings: TrainSettings = field(default_factory=TrainSettings)
     sessions_dir: Path | None = None

@@ -22,6 +22,8 @@ FORBIDDEN_TARGETS = ("lm_head", "embed_tokens", "wte", "tok_embeddings")
 SCHEDULES = ("linear", "cosine", "constant")
 BF16_CHOICES = ("auto", "on", "off")
 BACKENDS = ("auto", "cpu", "unsloth", "ddp")
+# sft: learn the rewrites; dpo: prefer chosen over rejected replies (dpo_loop.py); sft+dpo both
+OBJECTIVES = ("sft", "dpo", "sft+dpo")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class TrainSettings:
     bf16: str = "auto"
     threads: int | None = None
     backend: str = "auto"
+    beta: float = 0.1  # DPO: how far the policy may move from the reference (TRL's default)
+    sft_weight: float = 1.0  # sft+dpo: weight of the chosen reply's SFT loss
 
     def validate(self) -> TrainSettings:
         problems = []
@@ -79,6 +83,10 @@ class TrainSettings:
             problems.append(f"bf16 must be one of {', '.join(BF16_CHOICES)}")
         if self.backend not in BACKENDS:
             problems.append(f"backend must be one of {', '.join(BACKENDS)}")
+        if not 0 < self.beta <= 10:
+            problems.append("beta must be in (0, 10]")
+        if self.sft_weight < 0:
+            problems.append("sft weight must be >= 0")
         if self.threads is not None and self.threads < 1:
             problems.append("threads must be at least 1")
         if problems:

@@ -105,27 +105,39 @@ class LoopController:
         from qconsole.training.launch import start_training
         from qconsole.ui.screens.train import TrainScreen
 
-        corrections, n_sessions, tokens = await asyncio.to_thread(self._gather_corrections)
-        request = await self.app.push_screen_wait(TrainScreen(corrections, n_sessions, tokens))
+        corrections, n_sessions, tokens, pairs = await asyncio.to_thread(
+            self._gather_corrections
+        )
+        request = await self.app.push_screen_wait(
+            TrainScreen(corrections, n_sessions, tokens, pairs)
+        )
         if request is None:
             return
         request = replace(request, model=str(base), template=self.template(),
                           sessions_dir=sessions_dir(), adapters_root=adapters_dir())
-        title = f"training {request.name or 'adapter'} on {len(corrections)} corrections"
+        what = (f"{len(corrections)} corrections" if request.objective == "sft" else
+                f"{sum(pairs.values())} preference pairs ({request.objective})")
+        title = f"training {request.name or 'adapter'} on {what}"
         if self._start("train", title, partial(start_training, request, jobs_log_dir()),
                        self._training_finished):
             self.app.notify("training started in the background: keep chatting "
                             "(F7 hides the pane)")
 
-    def _gather_corrections(self) -> tuple[list, int, tuple[int, int] | None]:
-        """Worker thread: every correction on disk (the latest marks first flushed)."""
+    def _gather_corrections(
+        self,
+    ) -> tuple[list, int, tuple[int, int] | None, dict[str, int]]:
+        """Worker thread: every correction on disk (the latest marks first flushed), and the
+        preference pairs per source a DPO run would train on."""
+        from qconsole.training.preference_pairs import from_store_pair, select_pairs
+
         recorder, store = self.recorder(), self.store()
         assert store is not None
         if recorder is not None:
             recorder.flush(10.0)  # the latest marks and rewrites are on disk first
         corrections = store.corrections()
         n_sessions = len({c.session_id for c in corrections})
-        return corrections, n_sessions, self._count_training_tokens(corrections)
+        pairs = select_pairs(from_store_pair(p) for p in store.preference_pairs()).by_source
+        return corrections, n_sessions, self._count_training_tokens(corrections), pairs
 
     def _count_training_tokens(self, corrections: list) -> tuple[int, int] | None:
         """(prompt, target) tokens of the training examples, counted with the chat's own

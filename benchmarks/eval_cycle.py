@@ -18,7 +18,13 @@ must be identical across the three runs; the script says so or fails. It prints
 ``speed-up warm N.NNx`` and ``speed-up cold N.NNx`` (today's wall time over the fast path's).
 
 The adapter is a random LoRA (r=8, B ~ N(0, 0.02)) written straight to GGUF for the base, so
-the adapter side differs from the base as a trained one does, at no training cost.
+the adapter side differs from the base at no training cost; or ``--adapter`` (an adapter name,
+folder or GGUF LoRA), e.g. the one scripts/eval_acceptance.sh trains. The workload matters for
+the warm figure: a random LoRA's replies mostly run to the length limit (measured at scale 0.1:
+32 of 60 adapter replies against 8 of 60 base replies, 8x the text), so the adapter side, which
+the warm run must still compute, is most of the work. With two cores and the base answers from
+the cache, the warm speed-up is bounded by ``2 x (base work + adapter work) / adapter work``
+(4x where both sides do equal work, less the more the adapter side does).
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ def random_gguf_lora(base: Path, out: Path, *, r: int = 8, b_std: float = 0.02,
     return out
 
 
-def _request(args: argparse.Namespace, adapter: Path, root: Path, name: str, *,
+def _request(args: argparse.Namespace, adapter: Path | str, root: Path, name: str, *,
              fast: bool) -> Any:
     from qconsole.evaluation.request import EvalRequest
     from qconsole.evaluation.suites import benchmark_suite, gym_suite
@@ -131,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the full cycle's items (1.0: 3 x 200 + 1,200)")
     parser.add_argument("--model", default="default")
+    parser.add_argument("--adapter", default=None,
+                        help="adapter name, folder or GGUF LoRA (default: a random LoRA)")
     parser.add_argument("--parallel", type=int, default=None,
                         help="engines side by side on the fast path (default: qconsole's)")
     parser.add_argument("--max-tokens", type=int, default=None,
@@ -147,9 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     base = resolve_model(args.model).path
     with tempfile.TemporaryDirectory(prefix="qconsole-cycle-") as tmp:
         root = Path(tmp)
-        adapter = random_gguf_lora(base, root / "random-lora.gguf")
+        adapter = (Path(args.adapter) if args.adapter and Path(args.adapter).exists()
+                   else args.adapter) or random_gguf_lora(base, root / "random-lora.gguf")
         n_gym = max(1, round(200 * args.scale))
         n_panel = max(1, round(600 * args.scale))
+        print(f"adapter: {args.adapter or 'a random LoRA (r=8)'}")
         print(f"cycle at scale {args.scale:g}: {len(GYM)} gym suites x {n_gym} items + "
               f"panel {len(PANEL)} x {n_panel} items, base and adapter; today: "
               f"{job_threads(background=True)} thread(s), one reply at a time, no cache; fast: "

@@ -9,7 +9,8 @@
 #   flock /tmp/qconsole-heavy.lock env NOLOCK=1 scripts/eval_acceptance.sh   (one lock for all)
 #
 # EXTRA_GYM=1 adds basic_arithmetic and chain_sum_2digit (200 items each, about 15 more minutes
-# on 2 cores); ONLY_CHAIN=1 runs chain_sum alone (no syllogism, no generated panel). Heavy steps take /tmp/qconsole-heavy.lock so helpers sharing a machine queue.
+# on 2 cores); ONLY_CHAIN=1 runs chain_sum alone (no syllogism, no generated panel);
+# ONLY_EXTRA=1 runs just those two (the check stage then recounts them). Heavy steps take /tmp/qconsole-heavy.lock so helpers sharing a machine queue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-/work/main/.venv/bin/python}
@@ -35,6 +36,7 @@ for stage in "${stages[@]}"; do
       rm -rf "$WS/evals/$RUN"
       gyms=(--gym '{"preset": "chain_sum", "size": 200, "seed": 1}')
       panel=(--panel none)
+      [ "${ONLY_EXTRA:-0}" = 1 ] && { gyms=(); EXTRA_GYM=1; ONLY_CHAIN=1; }
       if [ "${ONLY_CHAIN:-0}" != 1 ]; then
         gyms+=(--gym '{"preset": "syllogism", "size": 100, "seed": 5000}')
         panel=(--panel general_qa)

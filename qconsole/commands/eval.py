@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", help="lm-eval tasks, comma-separated (default: gsm8k_cot, "
                    "mmlu; 'none' for no benchmark)")
     p.add_argument("--panel", help="forgetting panel: lm-eval tasks and built-in generated "
-                   "suites (default: hellaswag, arc_challenge, winogrande, general_qa; 'none' "
-                   "for no panel)")
+                   "suites (default: hellaswag, arc_challenge, winogrande, general_qa, "
+                   "gsm8k_slice; 'none' for no panel)")
     p.add_argument("--probes", action="append", default=[], metavar="FILE",
                    help="a probe file (.yaml/.jsonl) as a transfer suite; repeatable")
     p.add_argument("--gym", action="append", default=[], metavar="SUITE", help=GYM_HELP)

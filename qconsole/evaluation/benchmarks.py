@@ -27,6 +27,12 @@ The score read per item (``primary_metric``): ``acc_norm`` where the task report
 HellaSwag, PIQA: the usual headline), else ``acc`` (WinoGrande, MMLU, LAMBADA), and for
 generation tasks ``exact_match`` under the first filter (gsm8k_cot: "strict-match", the
 "The answer is N." extraction).
+
+Both readings of a generated benchmark (qconsole.evaluation.readings): a task whose filters
+include lm-eval's ``strict-match`` and ``flexible-extract`` (gsm8k_cot) is read under both, per
+item (:func:`reading_outcomes`). *Strict* is strict-match; *flexible* is strict-match or else
+flexible-extract (the last number of the reply), so that flexible >= strict on every item as
+for qconsole's own suites. The headline is flexible.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ _TASK_DIRS: tuple[tuple[str, str], ...] = (
     ("winogrande", "winogrande"), ("mmlu", "mmlu"), ("piqa", "piqa"), ("lambada", "lambada"),
 )
 _SPLIT_KEYS = ("training_split", "validation_split", "test_split", "fewshot_split")
+# reading -> the lm-eval filter read for it (see the module docstring)
+READING_FILTERS: dict[str, str] = {"strict": "strict-match", "flexible": "flexible-extract"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,12 @@ class BenchmarkTask:
     filter: str
     num_fewshot: int | None = None
     config: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    filters: tuple[str, ...] = ()  # every filter the task defines, in order
+
+    @property
+    def has_readings(self) -> bool:
+        """Whether both readings come from lm-eval's own filters (see the module docstring)."""
+        return set(READING_FILTERS.values()) <= set(self.filters)
 
     @property
     def source(self) -> str:
@@ -157,11 +171,16 @@ def _stock_config(tm: Any, task: str) -> dict[str, Any]:
     return copy.deepcopy(load_yaml(entry.yaml_path, resolve_func=True))
 
 
+def filter_names(cfg: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the task's filters (lm-eval's ``filter_list``), in order."""
+    return tuple(str(f["name"]) for f in cfg.get("filter_list") or []
+                 if isinstance(f, Mapping) and f.get("name") is not None)
+
+
 def primary_metric(cfg: Mapping[str, Any]) -> tuple[str, str]:
     """(metric, filter) read per item; see the module docstring."""
     metrics = [m.get("metric") for m in cfg.get("metric_list") or [] if isinstance(m, Mapping)]
-    filters = [str(f["name"]) for f in cfg.get("filter_list") or []
-               if isinstance(f, Mapping) and f.get("name") is not None]
+    filters = filter_names(cfg)
     filt = filters[0] if filters else "none"
     for name in ("acc_norm", "acc", "exact_match"):
         if name in metrics:
@@ -257,6 +276,7 @@ def resolve_benchmarks(
                 filter=filt,
                 num_fewshot=k,
                 config=config,
+                filters=filter_names(cfg),
             ))
     if unknown:
         raise QConsoleError(f"--fewshot names a task not being run: {', '.join(unknown)}")
@@ -424,6 +444,32 @@ def outcomes(results: Mapping[str, Any], task: BenchmarkTask) -> dict[int, Outco
             reference=str(s.get("target", "")),
             extra=extra,
         )
+    return out
+
+
+def reading_outcomes(results: Mapping[str, Any], task: BenchmarkTask
+                     ) -> dict[int, dict[str, Any]] | None:
+    """Both readings per document of a task with strict-match and flexible-extract filters,
+    as qconsole.evaluation.readings keeps them (``strict``, ``flexible``, ``strict_answer``,
+    ``answer``); None for a task without them."""
+    if not task.has_readings:
+        return None
+    from dataclasses import replace
+
+    strict = outcomes(results, replace(task, filter=READING_FILTERS["strict"]))
+    loose = outcomes(results, replace(task, filter=READING_FILTERS["flexible"]))
+
+    def answer(o: Outcome | None) -> str | None:
+        text = str(o.extra.get("extracted", "")) if o is not None else ""
+        return None if not text or text == "[invalid]" else text
+
+    out: dict[int, dict[str, Any]] = {}
+    for doc_id, s in strict.items():
+        f = loose.get(doc_id)
+        flexible = s.correct or (f is not None and f.correct)
+        out[doc_id] = {"strict": s.correct, "flexible": flexible,
+                       "strict_answer": answer(s),
+                       "answer": answer(s) if s.correct else answer(f)}
     return out
 
 

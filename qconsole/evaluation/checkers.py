@@ -46,6 +46,7 @@ class Checker:
     ignore_case: bool = False  # regex; gym (case-insensitive match of the oracle answer)
     choices: tuple[str, ...] = ()  # choice: option texts for A, B, C, ...
     gym: Mapping[str, Any] = field(default_factory=dict)  # family, seed, size, config, index
+    worked: bool = False  # numeric: a worked solution, read flexibly by its last number
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind}
@@ -61,6 +62,8 @@ class Checker:
             d["choices"] = list(self.choices)
         if self.gym:
             d["gym"] = dict(self.gym)
+        if self.worked:
+            d["worked"] = True
         return d
 
     @classmethod
@@ -73,6 +76,7 @@ class Checker:
             ignore_case=bool(d.get("ignore_case", False)),
             choices=tuple(d.get("choices", ())),
             gym=dict(d.get("gym") or {}),
+            worked=bool(d.get("worked", False)),
         )
 
 

@@ -15,7 +15,10 @@ the last cue wins), or a reply that is the answer and nothing else.
 every item):
 
 - ``numeric``: the final number of the answer line (the cue's line, else the reply's first
-  line that holds a number): ``6 + 0 - 1 = 6 - 1 = 5.`` reads 5.
+  line that holds a number): ``6 + 0 - 1 = 6 - 1 = 5.`` reads 5. A ``worked`` checker (a
+  worked solution over several lines, e.g. the GSM8K slice, qconsole.evaluation.benchmark_slice)
+  reads the final number after the cue, else the reply's last number (lm-eval's
+  flexible-extract).
 - ``exact``: the answer line, cleaned (whole, or up to its first sentence end), equals the
   answer; a yes/no answer is read as ``boolean``.
 - ``boolean``: the first yes/no (true/false) word after the last cue, else in the reply,
@@ -104,7 +107,7 @@ def _numeric(checker: Checker, reply: str) -> Reading:
         strict = first_number(seg)
     else:
         strict = parse_number(clean_answer(reply)) if reply.strip() else None
-    found = number_line_final(reply)
+    found = worked_final(reply) if checker.worked else number_line_final(reply)
     flexible = found[0] if found else None
     return _both(None if strict is None else _num_text(strict), ok(strict),
                  None if flexible is None else _num_text(flexible), ok(flexible))
@@ -127,6 +130,14 @@ def number_line_final(reply: str) -> tuple[Any, str] | None:
         if (found := final_number(line)) is not None:
             return found
     return None
+
+
+def worked_final(reply: str) -> tuple[Any, str] | None:
+    """The final number after the last cue, else the reply's last number."""
+    seg = cued_segment(reply)
+    if seg is not None and (found := final_number(seg)) is not None:
+        return found
+    return final_number(reply)
 
 
 def _boolean(checker: Checker, reply: str) -> Reading:

@@ -262,8 +262,17 @@ def prepare_suites(ctx: EvalContext) -> list[Prepared]:
                 ctx.warnings.append(f"{len(similar)} corrected turn(s) state no final answer: "
                                     f"{IN_DOMAIN_SIMILARITY} is a {SIMILARITY_LABEL}")
         elif spec.kind in ("probes", "gym"):
-            items, warnings = load_generation_suite(
-                SuiteSpec(**{**asdict(spec), "limit": limit}), renderer(ctx.template))
+            fields: dict[str, Any] = {**asdict(spec), "limit": limit}
+            if spec.kind == "probes" and spec.task:  # a benchmark slice: local data or skipped
+                from qconsole.evaluation.benchmark_slice import slice_file
+
+                path, where = slice_file(spec.task, ctx.request.data_dir)
+                if path is None:
+                    _skip(ctx, spec, where)
+                    continue
+                fields["path"] = str(path)
+                ctx.sources[spec.name] = where
+            items, warnings = load_generation_suite(SuiteSpec(**fields), renderer(ctx.template))
             ctx.warnings.extend(warnings)
             out.append(Prepared(spec, gen_items=items))
         else:

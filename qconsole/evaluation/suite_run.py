@@ -84,7 +84,13 @@ def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list
 
 
 def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[ItemResult]:
-    from qconsole.evaluation.benchmarks import evaluate, llama_lm, lm_eval_summary, outcomes
+    from qconsole.evaluation.benchmarks import (
+        evaluate,
+        llama_lm,
+        lm_eval_summary,
+        outcomes,
+        reading_outcomes,
+    )
 
     limit = p.spec.limit or ctx.request.limit
     per_side: dict[str, dict[str, Any]] = {}
@@ -115,16 +121,23 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
     for task in p.bench_tasks:
         base = outcomes(per_side["base"], task)
         adapter = outcomes(per_side["adapter"], task)
+        readings = {side: reading_outcomes(per_side[side], task) for side in per_side}
         for doc_id in sorted(set(base) & set(adapter)):
             b, a = base[doc_id], adapter[doc_id]
+            extra = {"base": dict(b.extra), "adapter": dict(a.extra)}
+            right = {"base": b.correct, "adapter": a.correct}
+            for side, by_doc in readings.items():  # gsm8k_cot: strict-match, flexible-extract
+                if by_doc is not None and doc_id in by_doc:
+                    extra[side].update(by_doc[doc_id])
+                    right[side] = bool(by_doc[doc_id]["flexible"])  # the headline
             records.append(ItemResult(
-                item_id=f"{task.task}:{doc_id}", suite=p.spec.name, base_correct=b.correct,
-                adapter_correct=a.correct, topic=p.spec.topic or p.spec.name,
+                item_id=f"{task.task}:{doc_id}", suite=p.spec.name, base_correct=right["base"],
+                adapter_correct=right["adapter"], topic=p.spec.topic or p.spec.name,
                 distance=p.spec.distance, cluster=None, prompt=b.prompt, reference=b.reference,
                 base_reply=b.reply, adapter_reply=a.reply,
                 meta={"kind": "benchmark", "task": task.task, "doc_id": doc_id,
                       "metric": task.metric, "filter": task.filter, "source": task.source,
-                      "panel": p.spec.panel, "base": dict(b.extra), "adapter": dict(a.extra)},
+                      "panel": p.spec.panel, **extra},
             ))
     return records
 

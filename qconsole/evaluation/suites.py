@@ -57,9 +57,9 @@ class SuiteSpec:
     distance: str | None = None
     topic: str | None = None
     panel: bool = False  # on the forgetting panel (benchmarks)
-    path: str | None = None  # probes: the probe file
+    path: str | None = None  # probes: the probe file (a benchmark slice: its data file)
     gym: Mapping[str, Any] | None = None  # gym: a GymSuiteConfig dict
-    task: str | None = None  # benchmark: lm-eval task or group name
+    task: str | None = None  # benchmark: lm-eval task or group name; probes: a benchmark slice
     limit: int | None = None  # benchmark: lm-eval --limit; others: the first N items
     num_fewshot: int | None = None  # benchmarks: lm-eval shots; probes/gym: exemplar turns
 
@@ -67,8 +67,9 @@ class SuiteSpec:
         if self.kind not in SUITE_KINDS:
             raise QConsoleError(f"suite {self.name!r}: unknown kind {self.kind!r}; use one of "
                                 f"{', '.join(SUITE_KINDS)}")
-        if self.kind == "probes" and not self.path:
-            raise QConsoleError(f"suite {self.name!r}: a probes suite needs a file path")
+        if self.kind == "probes" and not (self.path or self.task):
+            raise QConsoleError(f"suite {self.name!r}: a probes suite needs a file path (or a "
+                                "benchmark to slice)")
         if self.kind == "gym" and not self.gym:
             raise QConsoleError(f"suite {self.name!r}: a gym suite needs its configuration")
         if self.kind == "benchmark" and not self.task:
@@ -223,7 +224,14 @@ def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple
 def load_generation_suite(spec: SuiteSpec, render: Render) -> tuple[list[GenItem], list[str]]:
     """Items of a probes or gym suite, and warnings for the run."""
     warnings: list[str] = []
-    if spec.kind == "probes":
+    if spec.kind == "probes" and spec.task:  # a benchmark slice, its file found at setup
+        from qconsole.evaluation.benchmark_slice import load_slice
+
+        if not spec.path:
+            raise QConsoleError(f"suite {spec.name!r}: no data file for {spec.task}")
+        probe_set = load_slice(spec.path, suite=spec.name, size=spec.limit or 10,
+                               topic=spec.topic, distance=spec.distance)
+    elif spec.kind == "probes":
         from qconsole.evaluation.probes import load_probe_file
 
         probe_set = load_probe_file(spec.path or "", suite=spec.name)

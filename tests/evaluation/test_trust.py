@@ -249,3 +249,34 @@ def test_logic_presets_and_the_generated_panel():
     assert kinds.count("boolean") == 16 and kinds.count("choice") == 16
     assert sum(i.checker.answer == "yes" for i in general.items if i.checker.kind == "boolean") == 8
     assert all(len(i.checker.choices) == 3 for i in general.items if i.checker.kind == "choice")
+
+
+def test_the_gsm8k_slice_reads_the_real_data_file(benchmark_data, tmp_path):
+    from qconsole.errors import QConsoleError
+    from qconsole.evaluation.benchmark_slice import INSTRUCTION, load_slice, slice_file
+    from qconsole.evaluation.panel import DEFAULT_PANEL, SLICE_SIZE, generated_panel_suite
+    from qconsole.evaluation.readings import read
+
+    assert "gsm8k_slice" in DEFAULT_PANEL
+    spec = generated_panel_suite("gsm8k_slice")
+    assert (spec.kind, spec.task, spec.limit, spec.panel) == ("probes", "gsm8k", SLICE_SIZE, True)
+    path, where = slice_file("gsm8k", benchmark_data, use_package=False)
+    assert path == benchmark_data / "gsm8k_test.jsonl" and where.startswith("gsm8k: local")
+    got = load_slice(path, suite="gsm8k_slice", size=3)
+    # the first three GSM8K test items, answers as after "####" (hand-checked in the file)
+    assert [i.checker.answer for i in got.items] == ["18", "3", "70000"]
+    assert [i.id for i in got.items] == ["gsm8k:0", "gsm8k:1", "gsm8k:2"]
+    first = got.items[0]
+    assert first.prompt.startswith("Janet\u2019s ducks lay 16 eggs") and first.prompt.endswith(
+        INSTRUCTION)
+    assert first.checker.worked
+    reading = read(first.checker, "16 - 3 - 4 = 9 eggs.\nShe makes 9 * 2 = $18 a day.")
+    assert (reading.strict, reading.flexible, reading.answer) == (False, True, "18")
+
+    missing, why = slice_file("gsm8k", tmp_path, use_package=False)  # no data: skipped, why
+    assert missing is None and "no local file" in why and "hub is not used" in why
+    assert slice_file("hellaswag", benchmark_data)[0] is None
+    bad = tmp_path / "gsm8k_test.jsonl"
+    bad.write_text('{"question": "q"}\n', encoding="utf-8")
+    with pytest.raises(QConsoleError, match=r"gsm8k_test.jsonl:1: a GSM8K line needs"):
+        load_slice(bad, suite="s", size=2)

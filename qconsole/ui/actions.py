@@ -39,6 +39,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("edit_last", "ctrl+e", "Edit last", "Edit and resend your last message"),
     ActionSpec("new_session", "ctrl+n", "New", "Start a new session", group="Sessions"),
     ActionSpec("focus_turns", "ctrl+t", "Turns", "Move to the turns to mark them", group="Mark"),
+    ActionSpec("teacher_pane", "f9", "Teacher", "Show or hide the teacher pane (its suggestions)",
+               group="Teacher"),
+    ActionSpec("play_script", "ctrl+y", "Play script",
+               "Play a diagnostic script into both panes; failing checks suggest marks",
+               group="Teacher", show=False),
+    ActionSpec("next_question", "ctrl+o", "Next question",
+               "Ask the teacher for the next probe; it lands in the message box",
+               group="Teacher", show=False),
     ActionSpec("quit", "ctrl+q,ctrl+c", "Quit", "Quit (everything is already saved)",
                priority=True),
 )
@@ -58,6 +66,19 @@ PANE_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("undo", "u", "Undo", "Undo the last mark, rewrite or preference", group="Mark"),
     ActionSpec("regenerate_side", "g", "Regen side",
                "Regenerate only this side's last reply", group="Mark"),
+    # teacher keys stay out of the footer (it is full); the teacher pane and F1 list them
+    ActionSpec("accept_suggestion", "a", "Accept", "Accept the teacher's suggested mark",
+               group="Teacher", show=False),
+    ActionSpec("edit_suggestion", "e", "Edit sugg.",
+               "Edit the teacher's suggested mark in the mark dialog", group="Teacher", show=False),
+    ActionSpec("drop_suggestion", "x", "Drop sugg.", "Drop the teacher's suggested mark",
+               group="Teacher", show=False),
+    ActionSpec("draft_correction", "d", "Draft",
+               "The teacher drafts a correction, opened in the rewrite editor",
+               group="Teacher", show=False),
+    ActionSpec("variants", "v", "Variants",
+               "More like this: variants of this failure to review and keep",
+               group="Teacher", show=False),
 )
 
 

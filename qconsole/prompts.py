@@ -111,6 +111,11 @@ class JinjaChatTemplate(PromptTemplate):
     source: str = ""
     bos_token: str = ""
     eos_token: str = ""
+    # llama.cpp adds BOS itself when tokenizing (for most models): then a template's leading
+    # BOS text is dropped so it is not doubled. False for a model llama.cpp adds none to
+    # (SmolLM2: BOS is "<|im_start|>", the opening of every message): dropping it there
+    # removed the start of the first message.
+    strip_bos: bool = True
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def render(self, messages: Sequence[Message], *, add_generation_prompt: bool = True) -> str:
@@ -131,8 +136,7 @@ class JinjaChatTemplate(PromptTemplate):
             enable_thinking=False,
             **self.extra,
         )
-        # llama.cpp adds BOS itself when tokenizing; do not double it.
-        if self.bos_token and text.startswith(self.bos_token):
+        if self.strip_bos and self.bos_token and text.startswith(self.bos_token):
             text = text[len(self.bos_token):]
         return text
 
@@ -147,11 +151,13 @@ def template_for(
     is_base_model: bool = True,
     bos_token: str | None = None,
     eos_token: str | None = None,
+    adds_bos: bool = True,
 ) -> PromptTemplate:
     """Pick the prompt format for a model.
 
     ``auto``: the transcript for base models (their GGUF may still carry a chat template they
-    were never trained to follow), the model's own template otherwise.
+    were never trained to follow), the model's own template otherwise. ``adds_bos``: whether
+    the tokenizer puts BOS in front by itself (GGUF ``tokenizer.ggml.add_bos_token``).
     """
     if choice not in TEMPLATE_NAMES:
         raise ValueError(f"unknown prompt template {choice!r}; choose one of {TEMPLATE_NAMES}")
@@ -165,13 +171,15 @@ def template_for(
             source=chat_template,
             bos_token=bos_token or "",
             eos_token=eos_token or "",
+            strip_bos=adds_bos,
         )
     return TranscriptTemplate()
 
 
 def template_for_model(info, choice: str = "auto") -> PromptTemplate:
     """The template for a model described by a ``GGUFInfo`` (or anything with its
-    ``chat_template``, ``is_base_model``, ``bos_token`` and ``eos_token``): the one call that
+    ``chat_template``, ``is_base_model``, ``bos_token``, ``eos_token`` and
+    ``add_bos_token``): the one call that
     chat, training and evaluation all make, so the three always agree."""
     return template_for(
         choice,
@@ -179,6 +187,7 @@ def template_for_model(info, choice: str = "auto") -> PromptTemplate:
         is_base_model=info.is_base_model,
         bos_token=info.bos_token,
         eos_token=info.eos_token,
+        adds_bos=getattr(info, "add_bos_token", True),
     )
 
 

@@ -51,3 +51,33 @@ def test_unknown_template_is_rejected():
 
     with pytest.raises(ValueError):
         template_for("nonsense")
+
+
+SMOL_LIKE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_a_leading_bos_is_kept_when_the_tokenizer_adds_none():
+    """SmolLM2's BOS is "<|im_start|>" and llama.cpp adds no BOS for it: dropping the
+    template's leading BOS text removed the opening of the first message."""
+    kept = template_for("chat", chat_template=SMOL_LIKE, bos_token="<|im_start|>",
+                        eos_token="<|im_end|>", adds_bos=False)
+    assert kept.render([Message("user", "hi")]) == (
+        "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    # a tokenizer that adds BOS itself: the template's copy is dropped, not doubled
+    gemma_like = "{{ bos_token }}" + SMOL_LIKE
+    stripped = template_for("chat", chat_template=gemma_like, bos_token="<bos>", adds_bos=True)
+    assert stripped.render([Message("user", "hi")]).startswith("<|im_start|>user\nhi")
+    both = template_for("chat", chat_template=gemma_like, bos_token="<bos>", adds_bos=False)
+    assert both.render([Message("user", "hi")]).startswith("<bos><|im_start|>user")
+
+
+def test_add_bos_follows_llama_cpp_rule():
+    from qconsole.models.gguf_info import adds_bos
+
+    assert adds_bos({"tokenizer.ggml.add_bos_token": False}) is False
+    assert adds_bos({"tokenizer.ggml.add_bos_token": True, "tokenizer.ggml.model": "gpt2"})
+    assert adds_bos({"tokenizer.ggml.model": "llama"}) is True
+    assert adds_bos({"tokenizer.ggml.model": "gpt2"}) is False

@@ -75,6 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "backend for large models on a GPU (needs vllm installed)")
     p.add_argument("--forgetting-threshold", type=float, default=2.0, metavar="PP",
                    help="flag the adapter when the panel drops more than this many points")
+    p.add_argument("--judge", action="store_true",
+                   help="after the run, the configured [teacher] judges the free-text items "
+                   "(in-domain-similarity, probes with a judge rubric) in both orders; shown "
+                   "beside the word-overlap placeholder, stored as judge.json")
     p.add_argument("--out", metavar="DIR", help="the run folder (default: "
                    "<workspace>/evals/<run_id>)")
     p.add_argument("--sessions", metavar="DIR", help="sessions folder for in-domain items")
@@ -267,6 +271,11 @@ def run(args: argparse.Namespace) -> int:
         raise
     if args.check_data:
         return _check_data(request)
+    judge_spec = None
+    if getattr(args, "judge", False):  # checked before the run, not after an hour of it
+        from qconsole.teacher.config import require_teacher_spec
+
+        judge_spec = require_teacher_spec()
     cancel = cancel_on_signals()
     try:
         run_ = run_evaluation(request, emit=emit, cancel=cancel)
@@ -277,7 +286,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if writer is not None:
             writer.close()
-    summary = summarize(run_)
+    if judge_spec is not None:
+        from qconsole.config import load_config
+        from qconsole.teacher.eval_judge import judge_run
+
+        _say("the teacher judges the free-text items (both orders)…")
+        judge_run(run_, judge_spec, aliases=load_config().models)
+    summary = summarize(run_)  # the judge's lines are among its notes
     if args.json:
         print(json.dumps(run_.results(), indent=2, default=str))
     else:

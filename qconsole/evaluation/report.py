@@ -145,6 +145,11 @@ def _notes(summary: RunSummary) -> list[str]:
                      "difference must be 0).")
     if any(c.suite == IN_DOMAIN_SIMILARITY for c in summary.rows):
         notes.append(f"{IN_DOMAIN_SIMILARITY}: {SIMILARITY_LABEL}.")
+    from qconsole.evaluation.judge_scoring import load_judgement
+
+    judged = load_judgement(run.path)  # `qconsole eval --judge`: the teacher's verdicts
+    if judged is not None:
+        notes.extend(judged.lines())
     if any(c.clustered for c in summary.rows):
         notes.append("Intervals of suites with items sharing a dialogue are clustered.")
     if any(c.strict is not None for c in summary.rows):

@@ -214,7 +214,8 @@ def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple
             topic=p.topic or spec.topic,
             distance=p.distance or spec.distance,
             cluster=p.cluster,
-            meta={"source": p.source, **dict(p.meta)},
+            meta={"source": p.source, **dict(p.meta),
+                  **({"judge": p.judge} if p.judge else {})},  # for `eval --judge`
         ))
     if spec.limit:
         items = items[: spec.limit]

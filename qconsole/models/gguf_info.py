@@ -31,6 +31,10 @@ class GGUFInfo:
     bos_token: str | None
     eos_token: str | None
     general_type: str = "model"
+    # Whether llama.cpp puts a BOS token in front when it tokenizes a prompt: a template's
+    # leading BOS text is dropped only then (qconsole/prompts.py), never for a model such as
+    # SmolLM2 whose BOS ("<|im_start|>") llama.cpp does not add.
+    add_bos_token: bool = True
     metadata: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -78,6 +82,15 @@ def available_memory_bytes() -> int | None:
     return None
 
 
+def adds_bos(meta: dict) -> bool:
+    """llama.cpp's rule: ``tokenizer.ggml.add_bos_token`` where the file says, else a BOS for
+    SentencePiece vocabularies (``tokenizer.ggml.model == "llama"``) and none for BPE ones."""
+    value = meta.get("tokenizer.ggml.add_bos_token")
+    if value is None:
+        return meta.get("tokenizer.ggml.model") == "llama"
+    return bool(value)
+
+
 def read_gguf_info(path: str | os.PathLike[str], *, check_memory: bool = True) -> GGUFInfo:
     """Validate ``path`` as a loadable GGUF and return its description, or raise QConsoleError."""
     from qconsole.models.fingerprint import read_gguf_header
@@ -121,6 +134,7 @@ def read_gguf_info(path: str | os.PathLike[str], *, check_memory: bool = True) -
         bos_token=texts.get(bos_id) if bos_id is not None else None,
         eos_token=texts.get(eos_id) if eos_id is not None else None,
         general_type=str(meta.get("general.type") or "model"),
+        add_bos_token=adds_bos(meta),
     )
     if check_memory:
         free = available_memory_bytes()

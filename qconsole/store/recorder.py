@@ -91,6 +91,15 @@ class SessionRecorder:
     def _forget_session(self) -> None:
         self.session_id = None
 
+    def continue_session(self, session_id: str) -> None:
+        """The next turns go into an existing session (one the teacher played a script
+        into), in order after everything queued before."""
+
+        def job() -> None:
+            self.session_id = session_id
+
+        self._submit(job)
+
     def update_meta(self, meta: dict) -> None:
         self.meta.update(meta)
 

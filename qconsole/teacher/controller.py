@@ -63,6 +63,7 @@ class TeacherController:
         self._spec = spec
         self._aliases = dict(aliases or {})
         self._lock = threading.Lock()
+        self._proposals_lock = threading.RLock()
 
     # -- the teacher -------------------------------------------------------------------------
     @property
@@ -95,14 +96,9 @@ class TeacherController:
         """Play ``script`` into ``sides`` (name -> ChatSide), record every turn in a session
         (a new one unless ``session_id``), and keep the proposed marks for review."""
         if session_id is None:
-            session_id = self.store.create_session({
-                "title": f"script: {script.title}",
-                "models": {name: s.title for name, s in sides.items()},
-                "template": next(iter(sides.values())).template.name,
-                "settings": settings,
-                "extra": {"teacher_script": {"name": script.name, "goal": script.goal}},
-            })
-        gym_turns: dict[str, Any] = {}
+            session_id = self.start_session(script, sides, settings)
+        gym_turns: dict[str, Any] = dict(
+            self.store.load_session(session_id).extra.get("teacher_turns") or {})
 
         def record(played: PlayedTurn) -> str:
             turn_id = self.store.append_turn(session_id, {
@@ -123,7 +119,9 @@ class TeacherController:
             return turn_id
 
         def after(played: PlayedTurn) -> None:
-            self._save_proposals(session_id, [*self.proposals(session_id), *played.proposals])
+            with self._proposals_lock:
+                self._save_proposals(session_id,
+                                     [*self.proposals(session_id), *played.proposals])
             if on_turn is not None:
                 on_turn(played)
 
@@ -132,6 +130,18 @@ class TeacherController:
                              on_turn=after, cancel=cancel)
         result.session_id = session_id
         return result
+
+    def start_session(self, script: Script, sides: Mapping[str, Any],
+                      settings: SamplingSettings) -> str:
+        """The session a script is played into (the console makes it first, so its chat
+        goes on in the same session once the script is played)."""
+        return self.store.create_session({
+            "title": f"script: {script.title}",
+            "models": {name: s.title for name, s in sides.items()},
+            "template": next(iter(sides.values())).template.name,
+            "settings": settings,
+            "extra": {"teacher_script": {"name": script.name, "goal": script.goal}},
+        })
 
     # -- proposed marks ------------------------------------------------------------------------
     def _proposal_file(self, session_id: str) -> Path:
@@ -159,6 +169,11 @@ class TeacherController:
         os.replace(tmp, path)
 
     def _decide(self, session_id: str, index: int, status: str, **changes: Any) -> ProposedMark:
+        with self._proposals_lock:  # a script still playing appends to the same file
+            return self._decide_locked(session_id, index, status, **changes)
+
+    def _decide_locked(self, session_id: str, index: int, status: str, **changes: Any
+                       ) -> ProposedMark:
         props = self.proposals(session_id)
         if not 0 <= index < len(props):
             raise QConsoleError(f"no proposed mark {index + 1} in session {session_id} "
@@ -308,7 +323,8 @@ class TeacherController:
             provenance = {"source": v.source if v.source != "teacher" else "teacher-variant",
                           "of": f"{session_id}/{turn_id}/{side}",
                           "teacher": teacher_name if v.source == "teacher" else None,
-                          "prompt_hash": v.prompt_hash}
+                          "prompt_hash": v.prompt_hash,
+                          "accepted": "edited" if v.edited else "unchanged"}
             sid = self.store.create_session({
                 "title": f"[synthetic] {v.prompt[:60]}",
                 "models": {side: session.models.get(side, "")},

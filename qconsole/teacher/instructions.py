@@ -107,9 +107,12 @@ def read_pass_fail(text: str) -> bool | None:
     return m.group(1).casefold() in ("pass", "yes")
 
 
-def pair_instruction(question: str, first: str, second: str, reference: str | None) -> str:
+def pair_instruction(question: str, first: str, second: str, reference: str | None,
+                     rubric: str | None = None) -> str:
     ref = (f"Reference answer (correct): {_cut(reference, 600)}\n"
            "Grade each reply by how well it agrees with the reference.\n" if reference else "")
+    if rubric:
+        ref += f"What a good reply does: {_cut(rubric, 300)}\n"
     return (
         "Two replies of language models to the same question. Which is better: correct, "
         "on point, and honest?\n\n"

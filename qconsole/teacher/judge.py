@@ -48,11 +48,12 @@ def _side(verdict: str | None, first_is: str) -> str | None:
 
 
 def judge_pair(teacher: Teacher, question: str, a: str, b: str,
-               reference: str | None = None) -> PairVerdict:
-    """Compare replies ``a`` and ``b`` in both orders."""
-    v1 = read_pair_verdict(teacher.ask(pair_instruction(question, a, b, reference),
+               reference: str | None = None, rubric: str | None = None) -> PairVerdict:
+    """Compare replies ``a`` and ``b`` in both orders (graded against ``reference`` and by
+    ``rubric`` where given)."""
+    v1 = read_pair_verdict(teacher.ask(pair_instruction(question, a, b, reference, rubric),
                                        max_tokens=JUDGE_TOKENS))
-    v2 = read_pair_verdict(teacher.ask(pair_instruction(question, b, a, reference),
+    v2 = read_pair_verdict(teacher.ask(pair_instruction(question, b, a, reference, rubric),
                                        max_tokens=JUDGE_TOKENS))
     s1, s2 = _side(v1, "a"), _side(v2, "b")
     winner = s1 if s1 is not None and s1 == s2 else "inconsistent"

@@ -40,7 +40,6 @@ class Teacher:
     settings: SamplingSettings = SamplingSettings(temperature=0.0, top_p=1.0, top_k=1,
                                                   repeat_penalty=1.0, max_tokens=384)
     where: str = "local"  # local | remote
-    prefix: str = ""  # put back before the rendered text (see open_local_teacher)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -61,7 +60,7 @@ class Teacher:
         if changes:
             settings = replace(settings, **changes)
         if self.template is not None:
-            text = self.prefix + self.template.render([Message("user", instruction)])
+            text = self.template.render([Message("user", instruction)])
             stop = self.template.stop
         else:
             text, stop = instruction, ()
@@ -115,10 +114,7 @@ def open_local_teacher(spec: TeacherSpec, *, aliases: dict[str, str] | None = No
         )
     backend = LlamaBackend(path, n_ctx=spec.n_ctx, n_threads=spec.threads or default_threads(),
                            info=info)
+    # the template keeps a leading BOS text the tokenizer will not add (SmolLM2's
+    # "<|im_start|>"): see JinjaChatTemplate.strip_bos
     template = template_for_model(info, "chat")
-    # The chat template drops a leading BOS because llama.cpp adds one when tokenizing; a
-    # model that adds none (SmolLM2, whose BOS is "<|im_start|>") would lose the opening
-    # "<|im_start|>" of its first message, and answer otherwise than its server does.
-    adds_bos = str(backend.llm.metadata.get("tokenizer.ggml.add_bos_token", "true")).lower()
-    prefix = info.bos_token or "" if adds_bos == "false" else ""
-    return Teacher(backend, f"{path.stem} (local)", template, _settings(spec), "local", prefix)
+    return Teacher(backend, f"{path.stem} (local)", template, _settings(spec), "local")

@@ -39,6 +39,7 @@ class Variant:
     source: str  # "teacher" | "gym:<family>"
     dropped: str | None = None  # why the filter removed it; None: kept
     prompt_hash: str | None = None  # the teacher instruction that produced it
+    edited: bool = False  # the person changed it in the review before keeping it
 
     @property
     def kept(self) -> bool:

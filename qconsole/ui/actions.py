@@ -43,6 +43,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("blind", "ctrl+b", "Blind A/B",
                "Blind mode: hide which pane is the adapter, drawn per turn; 1-4 vote",
                group="Mark", show=False),
+    ActionSpec("teacher_pane", "f9", "Teacher", "Show or hide the teacher pane (its suggestions)",
+               group="Teacher"),
+    ActionSpec("play_script", "ctrl+y", "Play script",
+               "Play a diagnostic script into both panes; failing checks suggest marks",
+               group="Teacher", show=False),
+    ActionSpec("next_question", "ctrl+o", "Next question",
+               "Ask the teacher for the next probe; it lands in the message box",
+               group="Teacher", show=False),
     ActionSpec("quit", "ctrl+q,ctrl+c", "Quit", "Quit (everything is already saved)",
                priority=True),
 )
@@ -69,6 +77,19 @@ PANE_ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("vote_tie", "3", "Tie", "Blind vote: as good as each other", group="Blind"),
     ActionSpec("vote_both_bad", "4", "Both bad", "Blind vote: neither reply is acceptable",
                group="Blind"),
+    # teacher keys stay out of the footer (it is full); the teacher pane and F1 list them
+    ActionSpec("accept_suggestion", "a", "Accept", "Accept the teacher's suggested mark",
+               group="Teacher", show=False),
+    ActionSpec("edit_suggestion", "e", "Edit sugg.",
+               "Edit the teacher's suggested mark in the mark dialog", group="Teacher", show=False),
+    ActionSpec("drop_suggestion", "x", "Drop sugg.", "Drop the teacher's suggested mark",
+               group="Teacher", show=False),
+    ActionSpec("draft_correction", "d", "Draft",
+               "The teacher drafts a correction, opened in the rewrite editor",
+               group="Teacher", show=False),
+    ActionSpec("variants", "v", "Variants",
+               "More like this: variants of this failure to review and keep",
+               group="Teacher", show=False),
 )
 
 

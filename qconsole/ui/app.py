@@ -49,6 +49,9 @@ from qconsole.ui.loop_controller import LoopController
 from qconsole.ui.messages import ModelsLoaded, ReplyFinished
 from qconsole.ui.screens.marking import MarkingController
 from qconsole.ui.stream_buffer import StreamBuffer
+from qconsole.ui.teacher_flow import TeacherFlow
+from qconsole.ui.teacher_pane import TeacherPane
+from qconsole.ui.teacher_play import TeacherEvent
 
 FLUSH_INTERVAL_S = 1 / 25
 JOB_POLL_S = 0.5
@@ -105,6 +108,13 @@ class QConsoleApp(QConsoleBaseApp):
             recorder=lambda: self.recorder, template=lambda: self.template_choice,
             local_base=self.local_base, adapters=self.adapters,
         )
+        self.teacher_pane = TeacherPane(id="teacher")
+        self.teacher = TeacherFlow(
+            self, config=self.config, store=lambda: self.store, recorder=lambda: self.recorder,
+            sides=self.sides, panes=self.panes.__getitem__, handles=self.handles,
+            user_turns=self.user_turns, streaming=self.streaming, buffers=self.buffers,
+            settings=lambda: self.settings, prompt=self.prompt, pane=self.teacher_pane,
+        )
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -113,6 +123,7 @@ class QConsoleApp(QConsoleBaseApp):
         with Horizontal(id="panes"):
             yield self.panes["left"]
             yield self.panes["right"]
+            yield self.teacher_pane
         yield self.jobs_pane
         yield self.prompt
         yield self.status_bar
@@ -126,6 +137,7 @@ class QConsoleApp(QConsoleBaseApp):
         self.set_status("loading the model in the background…")
         self.set_interval(FLUSH_INTERVAL_S, self._flush_streams)
         self.set_interval(JOB_POLL_S, self._poll_jobs)
+        self.teacher.on_mount()
         self.load_models()
 
     def _open_store(self) -> None:
@@ -214,7 +226,7 @@ class QConsoleApp(QConsoleBaseApp):
             speed = self.last_speed.get(side)
             if speed is not None:
                 parts.append(f"{side} {speed:.1f} tok/s")
-        if self.streaming:
+        if self.streaming or self.teacher.playing:
             parts.append("generating… (Esc cancels)")
         return "  │  ".join(parts)
 
@@ -259,7 +271,7 @@ class QConsoleApp(QConsoleBaseApp):
         text = event.value
         if not text.strip():
             return
-        if self.streaming:
+        if self.streaming or self.teacher.playing:
             self.notify("still generating — Esc cancels", severity="warning")
             return
         if self.sides["left"] is None:
@@ -414,6 +426,8 @@ class QConsoleApp(QConsoleBaseApp):
 
     # -- actions ---------------------------------------------------------------------------
     def action_cancel(self) -> None:
+        if self.teacher.cancel():  # a script playing stops after this reply
+            return
         if self.streaming:
             self.cancel_event.set()
         else:
@@ -455,14 +469,14 @@ class QConsoleApp(QConsoleBaseApp):
                             eos_token=getattr(side.backend, "eos_token", None))
 
     def action_regenerate(self) -> None:
-        if self.streaming or not self.user_turns:
+        if self.streaming or self.teacher.playing or not self.user_turns:
             return
         text = self._drop_last_turn()
         if text is not None:
             self.send(text)
 
     def action_edit_last(self) -> None:
-        if self.streaming or not self.user_turns:
+        if self.streaming or self.teacher.playing or not self.user_turns:
             return
         text = self._drop_last_turn()
         if text is not None:
@@ -497,6 +511,9 @@ class QConsoleApp(QConsoleBaseApp):
         return text
 
     def action_new_session(self) -> None:
+        if self.teacher.playing:
+            self.notify("a script is playing — Esc stops it first", severity="warning")
+            return
         if self.streaming:
             self.cancel_event.set()
         self.user_turns.clear()
@@ -508,6 +525,7 @@ class QConsoleApp(QConsoleBaseApp):
             if side is not None:
                 side.clear()
             self.panes[side_name].clear_turns()
+        self.teacher.forget()
         self.notify("new session")
 
     def action_focus_turns(self) -> None:
@@ -533,6 +551,9 @@ class QConsoleApp(QConsoleBaseApp):
     def on_chat_pane_action(self, msg: ChatPane.Action) -> None:
         if msg.action == "regenerate_side":
             self.regenerate_side(msg.pane.side)
+        elif msg.action in TeacherFlow.ACTIONS:
+            if not self._teacher_names_sides():
+                self.teacher.handle(msg)
         else:
             self.marking.handle(msg)
 
@@ -551,6 +572,30 @@ class QConsoleApp(QConsoleBaseApp):
 
     def action_cancel_job(self) -> None:
         self.loop.cancel_job()
+
+    # the teacher's keys, delegated (qconsole/ui/teacher_flow.py)
+    def action_teacher_pane(self) -> None:
+        self.teacher.toggle_pane()
+
+    def action_play_script(self) -> None:
+        if not self._teacher_names_sides():
+            self.teacher.play()
+
+    def _teacher_names_sides(self) -> bool:
+        """True (after one line saying so) while blind: the teacher's suggestions and drafts
+        say which reply is the base's, so they wait until blind mode is off."""
+        if not self.blind.on:
+            return False
+        self.notify("the teacher names base and adapter: leave blind mode (ctrl+b) first",
+                    severity="warning")
+        return True
+
+    def action_next_question(self) -> None:
+        self.teacher.next_question()
+
+    def on_teacher_event(self, msg: TeacherEvent) -> None:
+        self.teacher.on_event(msg)
+        self.set_status(self._status_line())
 
     def _poll_jobs(self) -> None:
         if self.jobs_pane.is_attached:
@@ -580,5 +625,6 @@ class QConsoleApp(QConsoleBaseApp):
     def on_unmount(self) -> None:
         self.cancel_event.set()
         self.loop.cancel_all()
+        self.teacher.close()
         if self.recorder is not None:
             self.recorder.close()

@@ -303,3 +303,19 @@ class ChatPane(VerticalScroll, can_focus=True):
 
     def action_vote_both_bad(self) -> None:
         self._ask("vote_both_bad")
+
+    # the teacher's keys on a turn (qconsole/ui/teacher_flow.py)
+    def action_accept_suggestion(self) -> None:
+        self._ask("accept_suggestion")
+
+    def action_edit_suggestion(self) -> None:
+        self._ask("edit_suggestion")
+
+    def action_drop_suggestion(self) -> None:
+        self._ask("drop_suggestion")
+
+    def action_draft_correction(self) -> None:
+        self._ask("draft_correction")
+
+    def action_variants(self) -> None:
+        self._ask("variants")

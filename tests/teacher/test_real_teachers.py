@@ -157,3 +157,18 @@ def test_a_served_teacher_gets_the_same_request_and_answers(teacher_server, loca
     verdict = judge_pair(served, QUESTION, WRONG, "3 + 5 = 8, 8 - 2 = 6. The answer is 6.",
                          reference="6")
     assert verdict.winner in ("a", "b", "tie", "inconsistent")
+
+
+def test_smollm2_prompt_keeps_its_opening_im_start(smollm2_path, local_teacher):
+    """The BOS bug: SmolLM2's BOS is "<|im_start|>", llama.cpp adds none for it, and the chat
+    template renderer used to drop it, so the first message lost its opening token."""
+    from qconsole.models.gguf_info import read_gguf_info
+    from qconsole.prompts import Message
+
+    info = read_gguf_info(smollm2_path)
+    assert info.bos_token == "<|im_start|>" and info.add_bos_token is False
+    text = template_for_model(info, "chat").render([Message("user", "hi")])
+    assert text.startswith("<|im_start|>system\n")
+    ids = local_teacher.backend.tokenize(text)
+    assert ids[0] == local_teacher.backend.llm.token_bos()  # once, from the text, not added
+    assert ids[1] != ids[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import pilot, scripted_backend
+from tests.helpers import pilot, scripted_backend, teacher_scripts
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +43,9 @@ def scripted_loader():
 def gated_loader():
     """``gated_loader(reply, gate)``: a sides loader whose left reply waits for ``gate``."""
     return scripted_backend.gated_loader
+
+
+@pytest.fixture()
+def probe_script(isolated_workspace):
+    """A two-turn rule-checked script "probe" in the workspace (tests/helpers/teacher_scripts)."""
+    return teacher_scripts.write_probe(isolated_workspace)

@@ -1,5 +1,6 @@
 """The failure picker: one key names the failure, Enter saves; a note and the failed step of a
-multi-step route (generalise, analogy, judgement) are optional."""
+multi-step route (generalise, analogy, judgement) are optional. Opened prefilled (kind, note,
+step) to edit a mark the teacher suggested."""
 
 from __future__ import annotations
 
@@ -25,10 +26,13 @@ class MarkChoice:
 
 
 class MarkScreen(DialogScreen[MarkChoice | None]):
-    def __init__(self, side_title: str, current: str | None = None) -> None:
+    def __init__(self, side_title: str, current: str | None = None, *, note: str = "",
+                 step: str | None = None) -> None:
         super().__init__()
         self.side_title = side_title
         self.current = current
+        self.note = note
+        self.step = step
 
     def compose_body(self) -> Iterator[Widget]:
         yield Label(literal(f"Why does this {self.side_title} reply fail? "
@@ -39,11 +43,13 @@ class MarkScreen(DialogScreen[MarkChoice | None]):
             for k in FAILURE_KINDS
         ]
         yield OptionList(*options, id="kinds")
-        yield Input(placeholder="note (optional): what went wrong", id="note")
+        yield Input(self.note, placeholder="note (optional): what went wrong", id="note")
+        steps = [s.key for s in ROUTE_STEPS]
         yield Select(
             [(f"{s.label}: {s.description}", s.key) for s in ROUTE_STEPS],
             prompt="failed step of the route (optional)",
             id="step",
+            value=self.step if self.step in steps else Select.NULL,
         )
 
     def on_mount(self) -> None:

@@ -24,6 +24,29 @@ from qconsole.ui import blind
 from qconsole.ui.chat_pane import ChatPane, TurnView, apply_stored
 
 
+def side_label(side: Side) -> str:
+    return "base" if side == "left" else "adapter"
+
+
+def selected_turn(app: App, pane: ChatPane, handles: list[TurnHandle]
+                  ) -> tuple[TurnView, TurnHandle] | None:
+    """The pane's selected, finished turn and its handle; None after saying in one line why
+    there is none (the marking keys and the teacher's keys on a turn share this)."""
+    view = pane.selected_view()
+    if view is None:
+        app.notify("no turn selected: ↑/↓ pick one", severity="warning")
+        return None
+    if view.state.streaming:
+        app.notify("wait for the reply to finish (Esc cancels)", severity="warning")
+        return None
+    no = view.state.turn_no
+    handle = handles[no] if no < len(handles) else None
+    if handle is None:
+        app.notify("this turn is not saved, so it cannot be marked", severity="error")
+        return None
+    return view, handle
+
+
 class MarkingController:
     ACTIONS = ("mark", "rewrite", "prefer", "undo", *blind.VOTE_ACTIONS)
 
@@ -53,16 +76,12 @@ class MarkingController:
             self.app.notify(f"{msg.action.replace('_', ' ')} is not available here",
                             severity="warning")
             return
-        view = msg.pane.selected_view()
-        if view is None:
-            self.app.notify("no turn selected: ↑/↓ pick one", severity="warning")
+        found = selected_turn(self.app, msg.pane, self.handles)
+        if found is None:
             return
-        if view.state.streaming:
-            self.app.notify("wait for the reply to finish (Esc cancels)", severity="warning")
-            return
+        view, handle = found
         no = view.state.turn_no
-        handle = self.handles[no] if no < len(self.handles) else None
-        if handle is None or self.recorder is None:
+        if self.recorder is None:
             self.app.notify("this turn is not saved, so it cannot be marked", severity="error")
             return
         if msg.action in ("mark", "rewrite"):  # a dialog first: a flow of its own

@@ -33,6 +33,7 @@ class AdapterSwitcher:
         busy: Callable[[], bool],
         local_base: Callable[[], Path | None],
         on_changed: Callable[[], None],
+        blind: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self.config = config
@@ -41,6 +42,7 @@ class AdapterSwitcher:
         self.busy = busy
         self.local_base = local_base
         self.on_changed = on_changed
+        self.blind = blind  # blind A/B mode: a notice must not tie the adapter to a pane
         # a right side removed by "none" keeps its llama.cpp context: switching back is cheap
         self.parked: ChatSide | None = None
 
@@ -114,6 +116,9 @@ class AdapterSwitcher:
             pane.clear_placeholder()
             pane.set_title(f"adapter · {side.adapter_name}", side.model_name)
             save_state(adapter=side.adapter_name)
-            if old is None or old.adapter_name != side.adapter_name:
+            if (old is None or old.adapter_name != side.adapter_name) and self.blind():
+                self.app.notify(f"adapter {side.adapter_name} loaded; blind mode: it answers "
+                                "as A or B, drawn per turn")
+            elif old is None or old.adapter_name != side.adapter_name:
                 self.app.notify(f"right pane now uses adapter {side.adapter_name}")
         self.on_changed()

@@ -101,7 +101,7 @@ class QConsoleApp(QConsoleBaseApp):
         self.adapters = AdapterSwitcher(
             self, config=self.config, sides=self.sides, pane=lambda: self.panes["right"],
             busy=lambda: bool(self.streaming), local_base=self.local_base,
-            on_changed=self._right_side_changed,
+            on_changed=self._right_side_changed, blind=lambda: self.blind.on,
         )
         self.loop = LoopController(
             self, sides=self.sides, jobs=lambda: self.jobs_pane, store=lambda: self.store,

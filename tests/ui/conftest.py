@@ -37,3 +37,18 @@ def scripted_loader():
 def gated_loader():
     """``gated_loader(reply, gate)``: a sides loader whose left reply waits for ``gate``."""
     return scripted_backend.gated_loader
+
+
+@pytest.fixture(scope="session")
+def ledger_with_cycles():
+    """A finished cycle ledger over hand-made stored runs (tests/helpers/cycles.py)."""
+    from tests.helpers import cycles
+
+    return cycles.ledger_with_cycles
+
+
+@pytest.fixture(scope="session")
+def held_out_items():
+    from tests.helpers import cycles
+
+    return cycles.held_out_items

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "eval",
     "report",
     "teacher",
+    "cycle",
 )
 
 

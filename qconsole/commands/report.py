@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sessions", metavar="DIR",
                    help="sessions folder for the A/B section (default: <workspace>/sessions)")
     p.add_argument("--list", action="store_true", help="list stored runs and exit")
+    p.add_argument("--ledger", metavar="FILE",
+                   help="the cycle ledger whose cycles to show (default: the workspace's newest "
+                        "ledger of `qconsole cycle`, if its runs are in these evals)")
     p.set_defaults(func=run)
 
 
@@ -56,7 +59,18 @@ def run(args: argparse.Namespace) -> int:
                             f"runs in {store.root} and no A/B votes; run `qconsole eval` first")
     output = Path(args.output) if args.output else store.root / (
         f"report.{args.format or 'md'}")
-    path = build_report(runs, output, fmt=args.format, cycles_from=every, ab=ab)
+    growth = _ledger_growth(args, store)
+    path = build_report(runs, output, fmt=args.format, cycles_from=every, ab=ab,
+                        cycles=growth.for_report() if growth is not None else None)
+    if growth is not None and growth.cycles:
+        import sys
+
+        from qconsole.cycles.charts import text_chart
+        from qconsole.cycles.report import write_growth_report
+
+        grown = write_growth_report(growth, output.with_name(f"{output.stem}-growth.md"))
+        print(text_chart(growth.matrix()), file=sys.stderr)
+        print(grown)
     print(path)
     return 0
 
@@ -68,3 +82,24 @@ def _ab_summary(sessions: str | None):
     from qconsole.store.store import SessionStore
 
     return summarize_store(SessionStore(sessions or sessions_dir()))
+
+
+def _ledger_growth(args: argparse.Namespace, store):  # -> Growth | None
+    """The growth of the cycle ledger to report (``--ledger``, else the workspace's newest one
+    whose evaluation runs live in ``store``), or None."""
+    from pathlib import Path
+
+    from qconsole.cycles.growth import growth_from_ledger
+    from qconsole.cycles.ledger import Ledger, find_ledgers
+    from qconsole.errors import QConsoleError
+    from qconsole.paths import workspace_dir
+
+    paths = [Path(args.ledger)] if args.ledger else find_ledgers(workspace_dir())
+    for path in reversed(paths):
+        ledger = Ledger.read(path)
+        try:
+            return growth_from_ledger(ledger, store.root)
+        except QConsoleError:
+            if args.ledger:
+                raise
+    return None

@@ -319,11 +319,15 @@ def _flip_examples(run: StoredRun, limit: int = 3) -> list[str]:
     return out
 
 
-def _cycles_section(doc: _Doc, runs: list[StoredRun]) -> None:
+def _cycles_section(doc: _Doc, runs: list[StoredRun],
+                    given: tuple[list[Any], list[Any]] | None = None) -> None:
     from qconsole.evaluation.cycles import accuracy_matrix, gem_metrics
 
-    cycles, infos = stored_cycles(runs)
+    cycles, infos = given if given is not None else stored_cycles(runs)
     doc.h(2, "Cycles")
+    if given is not None:
+        doc.p("From the cycle ledger: each cycle's own evaluation run, the same held-out "
+              "suites in every cycle.")
     if not cycles:
         doc.p("No complete run with an adapter yet: each training plus its evaluation makes a "
               "cycle.")
@@ -393,9 +397,12 @@ def build_report(
     fmt: str | None = None,
     cycles_from: Sequence[StoredRun] | None = None,
     ab: Any | None = None,
+    cycles: tuple[list[Any], list[Any]] | None = None,
 ) -> Path:
     """Write the report of ``runs`` (and the cycles of ``cycles_from``, default: ``runs``;
-    the A/B judgements of ``ab``, an ``ab_report.ABSummary``, when given)."""
+    the A/B judgements of ``ab``, an ``ab_report.ABSummary``, when given).
+    ``cycles`` (CycleResults, CycleInfo lists, e.g. from a cycle ledger) replaces the cycles
+    guessed from each adapter's latest run."""
     output = Path(output).expanduser()
     fmt = fmt or ("html" if output.suffix.lower() in (".html", ".htm") else "md")
     if fmt not in ("md", "html"):
@@ -436,7 +443,7 @@ def build_report(
         if examples:
             doc.h(3, "Examples of flips")
             doc.bullets(examples)
-    _cycles_section(doc, list(cycles_from if cycles_from is not None else runs))
+    _cycles_section(doc, list(cycles_from if cycles_from is not None else runs), cycles)
     if ab is not None:
         _ab_section(doc, ab)
     return _write(doc, output)

@@ -597,6 +597,18 @@ class QConsoleApp(QConsoleBaseApp):
         self.teacher.on_event(msg)
         self.set_status(self._status_line())
 
+    @work(exclusive=True, group="cycles", exit_on_error=False)
+    async def action_cycles(self) -> None:
+        """F12: the cycle ledger; a chosen cycle's adapter goes to the right pane."""
+        from qconsole.ui.screens.cycles import CyclesScreen
+
+        right = self.sides["right"]
+        name = await self.push_screen_wait(CyclesScreen(right.adapter_name if right else None))
+        if name and self.adapters.busy():
+            self.notify("wait for the replies to finish (Esc cancels)", severity="warning")
+        elif name:
+            self.adapters.switch(name)
+
     def _poll_jobs(self) -> None:
         if self.jobs_pane.is_attached:
             self.loop.poll()

@@ -1,0 +1,88 @@
+"""Growth from the ledger, against values computed by hand.
+
+Three topics (A, B, C), 10 held-out items each, trained at cycles 1, 2 and 3. Adapter right
+answers per cycle (base: A 2, B 3, C 1 every cycle):
+
+    cycle 1 (trains A): A 8  B 5  C 1
+    cycle 2 (trains B): A 6  B 9  C 2
+    cycle 3 (trains C): A 7  B 8  C 6
+
+ACC = (0.7 + 0.8 + 0.6) / 3 = 0.70
+BWT = ((0.7 - 0.8) + (0.8 - 0.9)) / 2 = -0.10      (A from cycle 1, B from cycle 2)
+FWT = ((0.5 - 0.3) + (0.2 - 0.1)) / 2 = +0.15      (B before cycle 2, C before cycle 3)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qconsole.cycles.growth import growth_from_ledger
+from qconsole.evaluation.store import RunStore, stored_cycles
+
+BASE = {"A": 2, "B": 3, "C": 1}
+ADAPTER = [{"A": 8, "B": 5, "C": 1}, {"A": 6, "B": 9, "C": 2}, {"A": 7, "B": 8, "C": 6}]
+
+
+@pytest.fixture()
+def ledger(isolated_workspace, held_out_items, ledger_with_cycles):
+    evals = isolated_workspace / "evals"
+    cycles = []
+    for k, (topic, right) in enumerate(zip("ABC", ADAPTER, strict=True)):
+        items = [r for t in "ABC"
+                 for r in held_out_items(t, 10, BASE[t], right[t], adapter_unread=1)]
+        cycles.append({"topics": [topic], "items": items, "corrections": 5 + k})
+    return ledger_with_cycles(isolated_workspace, evals, cycles,
+                              topics={"A": "reasoning_step", "B": "reasoning_step",
+                                      "C": "judgement"})
+
+
+def test_gem_metrics_from_the_ledger_match_the_hand_computed_values(ledger, isolated_workspace):
+    g = growth_from_ledger(ledger, isolated_workspace / "evals")
+    gem = g.gem()
+    assert gem.acc == pytest.approx(0.70)
+    assert gem.bwt == pytest.approx(-0.10)
+    assert gem.fwt == pytest.approx(0.15)
+    assert gem.bwt_topics == ("A", "B") and gem.fwt_topics == ("B", "C")
+    m = g.matrix()
+    assert m.topics == ("A", "B", "C")
+    assert [m.r(k, "A") for k in (1, 2, 3)] == pytest.approx([0.8, 0.6, 0.7])
+    assert m.b(2, "C") == pytest.approx(0.1)
+
+
+def test_an_unrelated_later_run_of_an_adapter_does_not_replace_its_cycle(
+        ledger, isolated_workspace, held_out_items, stored_run):
+    """The bug of issue 11: a later run of cycle 1's adapter (here on other items only) made
+    the matrix from 'latest run per adapter' lose cycle 1's own evaluation."""
+    evals = isolated_workspace / "evals"
+    stored_run(evals, "zz-later-probe-file", "hand-c1", held_out_items("probe-file", 10, 5, 5))
+    by_latest, infos = stored_cycles(RunStore(evals).runs())
+    old_c1 = next(c for c, i in zip(by_latest, infos, strict=True) if i.adapter == "hand-c1")
+    assert not any(r.topic == "A" for r in old_c1.items)  # what the old way saw
+    g = growth_from_ledger(ledger, evals)
+    assert g.gem().acc == pytest.approx(0.70)
+    assert g.cycles[0].run.run_id == "cycle-hand-c1"
+
+
+def test_failure_kind_error_rates_are_counted_per_cycle(ledger, isolated_workspace):
+    g = growth_from_ledger(ledger, isolated_workspace / "evals")
+    rates = g.failure_rates(g.cycles[0])
+    # cycle 1: wrong A 2, B 5, C 9 = 16 of 30; one unreadable per topic -> format 3
+    assert rates["format"][:2] == (3, 30)
+    assert rates["reasoning_step"][:2] == (1 + 4, 30)  # A 2-1, B 5-1
+    assert rates["judgement"][:2] == (8, 30)  # C 9-1
+    lo, hi = rates["format"][2]
+    assert lo < 0.1 < hi
+
+
+def test_the_growth_report_names_every_figure_and_writes_a_png(ledger, isolated_workspace,
+                                                               tmp_path):
+    from qconsole.cycles.report import write_growth_report
+
+    g = growth_from_ledger(ledger, isolated_workspace / "evals")
+    out = write_growth_report(g, tmp_path / "growth.md")
+    text = out.read_text()
+    assert "ACC (mean final accuracy) over A, B, C: 70.0%" in text
+    assert "-10.0 pp" in text and "+15.0 pp" in text
+    assert "MISSED: three training seeds: 1 run" in text
+    png = (tmp_path / "growth_files" / "growth.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")

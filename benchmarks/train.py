@@ -219,14 +219,16 @@ def child_dpo_qconsole(args) -> dict:
     bf16 = use_bf16(s.bf16)
     cpu0, t0 = time.process_time(), time.perf_counter()
     autocast = torch.bfloat16 if bf16 else None
-    result = dpo_loop(model, pair_set.pairs, s, autocast_dtype=autocast, score_after=False)
+    result = dpo_loop(model, pair_set.pairs, s, objective=args.dpo_objective,
+                      autocast_dtype=autocast, score_after=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     tokens = pair_set.summary.total_tokens * args.epochs
     # after the clock: margins on the trained pairs and on held-out pairs (other questions)
     _, held_out = tokenized_pairs(args.held_out, args.max_seq_len, seed=1000)
     margins = {name: margin_figures(model, pairs, autocast)
                for name, pairs in (("trained", pair_set.pairs), ("held_out", held_out.pairs))}
-    return {"name": "qconsole-dpo", "tokens": tokens, "wall_s": wall, "cpu_s": cpu,
+    return {"name": f"qconsole-{args.dpo_objective}", "tokens": tokens, "wall_s": wall,
+            "cpu_s": cpu,
             "steps": result.loop.steps, "final_loss": result.loop.final_loss, "bf16": bf16,
             "reference_s": result.reference_s, "threads": torch.get_num_threads(),
             "peak_rss_mib": peak_rss_mib(), "margins": margins}
@@ -284,9 +286,13 @@ def child_dpo_trl(args, precompute: bool) -> dict:
             precompute_ref_log_probs=precompute,
         )
         torch.manual_seed(0)
+        # with precompute_ref_log_probs TRL runs the reference pass while it is constructed:
+        # the clock starts before that, as qconsole's includes its own reference pass
+        cpu0, t0 = time.process_time(), time.perf_counter()
         trainer = PreTokenized(model=model, args=config, train_dataset=Dataset.from_list(rows),
                                processing_class=tokenizer, peft_config=lora_config(s))
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        if not precompute:
+            cpu0, t0 = time.process_time(), time.perf_counter()
         result = trainer.train()
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     tokens = pair_set.summary.total_tokens * args.epochs
@@ -323,7 +329,8 @@ def run_child(name: str, args) -> dict:
     argv = [sys.executable, __file__, "--child", name, "--examples", str(args.examples),
             "--batch-size", str(args.batch_size), "--epochs", str(args.epochs),
             "--max-seq-len", str(args.max_seq_len), "--bf16", args.bf16,
-            "--objective", args.objective, "--held-out", str(args.held_out)]
+            "--objective", args.objective, "--held-out", str(args.held_out),
+            "--dpo-objective", args.dpo_objective]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
@@ -365,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu-only", action="store_true")
     p.add_argument("--objective", choices=("sft", "dpo"), default="sft",
                    help="dpo: preference training, qconsole's dpo_loop vs TRL's DPOTrainer")
+    p.add_argument("--dpo-objective", choices=("dpo", "sft+dpo"), default="dpo",
+                   help="dpo: what qconsole's side trains (sft+dpo adds the chosen reply's SFT "
+                        "loss; TRL's side stays plain DPO)")
     p.add_argument("--held-out", type=int, default=32,
                    help="dpo: pairs on other questions, scored before/after (not trained on)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)

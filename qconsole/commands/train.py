@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     data.add_argument("--objective", choices=OBJECTIVES, default="sft",
                       help="sft: learn the rewritten replies (default); dpo: prefer the chosen "
                            "reply of each preference pair (rewrite over original, preferred "
-                           "pane, blind vote winner) over the rejected one; sft+dpo: both")
+                           "pane, blind vote winner) over the rejected one; sft+dpo: both, which "
+                           "keeps the chosen replies likely (plain dpo lowers them too)")
     data.add_argument("--model", default=None,
                       help="base model spec (default: the configured chat model)")
     data.add_argument("--template", choices=("auto", "transcript", "chat"), default=None,

@@ -41,7 +41,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "Regenerate the last reply of both sides (g in the turns: one side)"),
     ActionSpec("edit_last", "ctrl+e", "Edit last", "Edit and resend your last message"),
     ActionSpec("new_session", "ctrl+n", "New", "Start a new session", group="Sessions"),
-    ActionSpec("focus_turns", "ctrl+t", "Turns", "Move to the turns to mark them", group="Mark"),
+    ActionSpec("focus_turns", "ctrl+t", "Turns",
+               "Move to the turns to mark them (again: back to the message box)", group="Mark"),
     # off the footer (it is full); in help and the command palette
     ActionSpec("blind", "ctrl+b", "Blind A/B",
                "Blind mode: hide which pane is the adapter, drawn per turn; 1-4 vote",

@@ -529,7 +529,12 @@ class QConsoleApp(QConsoleBaseApp):
         self.notify("new session")
 
     def action_focus_turns(self) -> None:
-        self.panes["left"].focus()
+        """ctrl+t: to the turns, and from the turns back to the message box (a key typed in
+        the turns is a marking key, so the way back must not need typing)."""
+        if isinstance(self.focused, ChatPane):
+            self.prompt.focus()
+        else:
+            self.panes["left"].focus()
 
     def action_blind(self) -> None:
         """ctrl+b: blind A/B mode on or off (for the turns sent from now on)."""

@@ -38,3 +38,17 @@ async def test_quitting_cancels_running_jobs(tmp_path, scripted_loader):
     while handle.running and time.time() < deadline:
         time.sleep(0.05)
     assert not handle.running
+
+
+async def test_ctrl_t_goes_to_the_turns_and_back_to_the_message_box(scripted_loader):
+    """In the turns every letter is a marking key, so the way back to typing is a key too."""
+    from qconsole.ui.chat_pane import ChatPane
+
+    app = QConsoleApp(Config(), sides_loader=scripted_loader(["hi"], None))
+    async with app.run_test() as pilot:
+        while app.query_one("#prompt").disabled:
+            await pilot.pause(0.05)
+        await pilot.press("ctrl+t")
+        assert isinstance(app.focused, ChatPane)
+        await pilot.press("ctrl+t")
+        assert app.focused is app.query_one("#prompt")

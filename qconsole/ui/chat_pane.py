@@ -187,6 +187,7 @@ class ChatPane(VerticalScroll, can_focus=True):
         self.side = side
         self.turns: list[TurnView] = []
         self._placeholder: Static | None = None
+        self._turns_at_focus = 0  # how many turns there were when the pane last had focus
 
     def set_title(self, title: str, subtitle: str = "") -> None:
         # literal: model and adapter names are the user's, and a border title is markup
@@ -219,6 +220,7 @@ class ChatPane(VerticalScroll, can_focus=True):
             view.remove()
         self.turns.clear()
         self.selected = None
+        self._turns_at_focus = 0
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -265,8 +267,11 @@ class ChatPane(VerticalScroll, can_focus=True):
             self.selected = min(len(self.turns) - 1, cur + 1)
 
     def on_focus(self) -> None:
-        if self.selected is None:
+        # the newest turn when one arrived since the pane last had focus (the reply a person
+        # comes to mark or vote on); otherwise the selection stays where they left it
+        if self.selected is None or len(self.turns) > self._turns_at_focus:
             self.select_last()
+        self._turns_at_focus = len(self.turns)
 
     def on_blur(self) -> None:
         pass

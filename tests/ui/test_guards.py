@@ -52,3 +52,26 @@ async def test_ctrl_t_goes_to_the_turns_and_back_to_the_message_box(scripted_loa
         assert isinstance(app.focused, ChatPane)
         await pilot.press("ctrl+t")
         assert app.focused is app.query_one("#prompt")
+
+
+async def test_back_in_the_turns_the_newest_reply_is_selected(scripted_loader, send):
+    """Coming back to the turns after sending a message selects that new turn (the reply one
+    comes to mark or vote on), not the one marked before."""
+    from qconsole.ui.chat_pane import ChatPane
+
+    app = QConsoleApp(Config(), sides_loader=scripted_loader(["one", "two"], None))
+    async with app.run_test() as pilot:
+        while app.query_one("#prompt").disabled:
+            await pilot.pause(0.05)
+        await send(pilot, app, "first")
+        await send(pilot, app, "second")
+        await pilot.press("ctrl+t", "up")
+        left = app.query_one("#left", ChatPane)
+        assert left.selected == 0
+        await pilot.press("ctrl+t")  # back to typing, nothing new: the selection stays
+        await pilot.press("ctrl+t")
+        assert left.selected == 0
+        await pilot.press("ctrl+t")
+        await send(pilot, app, "third")
+        await pilot.press("ctrl+t")
+        assert left.selected == 2

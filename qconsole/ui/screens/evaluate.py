@@ -18,6 +18,7 @@ from textual.containers import Grid
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label
 
+from qconsole.evaluation import panel as panel_defaults
 from qconsole.ui.literal import literal
 from qconsole.ui.screens.dialog import DialogScreen
 
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
 
 DEFAULT_GYM = "chain_sum, basic_arithmetic"
 DEFAULT_TASKS = "gsm8k_cot"
-DEFAULT_PANEL = "hellaswag, arc_challenge, winogrande"
+# the same default panel as `qconsole eval` (log-likelihood suites, the generated questions and
+# the GSM8K slice), one list in qconsole/evaluation/panel.py
+DEFAULT_PANEL = ", ".join(panel_defaults.DEFAULT_PANEL)
 
 
 def _csv(text: str) -> list[str]:

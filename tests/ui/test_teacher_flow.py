@@ -122,7 +122,7 @@ async def test_route_marks_draft_variants_train(wait_for, isolated_workspace, po
         screen = app.screen
         kept = [v for v in screen.variants if v.kept]
         assert len(kept) == 10 and all(v.source == "gym:basic_arithmetic" for v in kept)
-        await pilot.press("A", "up", "r", "up", "r")  # all, then reject the last two
+        await pilot.press("A", "r", "r")  # all, then reject the first two (r moves down)
         assert len(screen.accepted) == 8
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: sum(c.synthetic for c in store.corrections()) == 8)

@@ -141,9 +141,12 @@ def gym_variants(family: str, n: int, *, config: Mapping[str, Any] | None = None
                        json.dumps(dict(g.get("config", {})), sort_keys=True), int(g["index"]))
         expression = (entry.get("metadata") or {}).get("expression")
         reply = worked_arithmetic(str(expression)) if expression else None
+        dropped = None
         if reply is None:
             reply = f"The answer is {entry['answer']}."
-        out.append(Variant(item.prompt, reply, f"gym:{suite.meta['family']}"))
+            if entry.get("answer") in (None, ""):  # e.g. propositional_logic: many answers
+                dropped = "the family gives no single answer to train on"
+        out.append(Variant(item.prompt, reply, f"gym:{suite.meta['family']}", dropped))
     return out
 
 
@@ -158,6 +161,9 @@ def filter_variants(variants: Sequence[Variant], *, original: str,
     out: list[Variant] = []
     for i, v in enumerate(variants):
         reason = None
+        if v.dropped is not None:  # its source already refused it (a gym family, say)
+            out.append(v)
+            continue
         if not v.prompt.strip() or not v.reply.strip():
             reason = "empty question or answer"
         elif is_near_duplicate(v.prompt, original, ignore=template):

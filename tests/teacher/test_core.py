@@ -328,3 +328,14 @@ def test_a_hostile_script_file_is_one_line(tmp_path):
     with pytest.raises(QConsoleError, match="alias bomb") as err:
         load_script_file(bomb)
     one_line(err)
+
+
+def test_gym_variants_without_a_single_answer_are_dropped_not_trained():
+    """Seen in the console walk-through: propositional_logic has no single answer, and its
+    variants said "The answer is None."."""
+    from qconsole.teacher.variants import filter_variants, gym_variants
+
+    out = filter_variants(gym_variants("propositional_logic", 3), original="x")
+    assert out and all(v.dropped == "the family gives no single answer to train on"
+                       for v in out)
+    assert all(v.kept for v in gym_variants("basic_arithmetic", 3))

@@ -111,7 +111,7 @@ class Growth:
                 continue
             kind = "format" if side.get("answer") is None else self.kinds.get(
                 str(r.topic), "reasoning_step")
-            counts[kind] += 1
+            counts[kind] = counts.get(kind, 0) + 1
         n = len(items)
         return {k: (v, n, wilson_interval(v, n)) for k, v in counts.items()}
 
@@ -152,8 +152,8 @@ def growth_from_ledger(ledger: Ledger, evals: Path, plan_topics: dict[str, str] 
 
     store = RunStore(evals)
     cycles: list[CycleRuns] = []
-    if plan_topics is None and isinstance(ledger.data.get("plan", {}).get("topics"), dict):
-        plan_topics = dict(ledger.data["plan"]["topics"])
+    if not plan_topics and isinstance(ledger.data.get("plan", {}).get("topics"), dict):
+        plan_topics = dict(ledger.data["plan"]["topics"]) or None
     seen_topics: dict[str, None] = dict.fromkeys(plan_topics or {})
     for entry in ledger.cycles:
         k = int(entry["cycle"])

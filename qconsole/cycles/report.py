@@ -90,7 +90,10 @@ def _what_ran(md: _Md, g: Growth, plan: Any | None) -> None:
                   for s in c0.run.manifest.get("suites") or []]
         counts = c0.run.manifest.get("item_counts") or {}
         lines.append("suites of each cycle's evaluation (items): " + ", ".join(
-            f"{n} ({counts.get(n, size or limit or '?')})" for n, limit, size in suites))
+            f"{n} ({counts[n]})" for n, _, _ in suites if n in counts))
+        for c in g.cycles:
+            lines.extend(f"cycle {c.cycle}: {w}" for w in c.run.manifest.get("warnings") or []
+                         if w.startswith("skipped "))
         settings = c0.run.manifest.get("settings") or {}
         lines.append(f"model: {(c0.run.manifest.get('model') or {}).get('name')}; decoding "
                      f"greedy, max_tokens {settings.get('max_tokens')}")

@@ -124,8 +124,7 @@ def evaluate_step(ctx: CycleContext, k: int) -> dict[str, Any]:
                               template=ctx.plan.model.template, max_tokens=ev.max_tokens,
                               threads=ctx.threads, cache=True, evals_root=str(ctx.evals),
                               sessions_root=str(ctx.sessions), run_id=run_id, use_hub=False,
-                              data_dir=str(ctx.plan.resolve(ev.data_dir)) if ev.data_dir
-                              else None)
+                              data_dir=_data_dir(ctx))
         ctx.say(f"cycle {k}: evaluating {adapter['name']} ({len(request.suites)} suites)")
 
         def emit(kind: str, /, **fields: Any) -> None:
@@ -139,6 +138,18 @@ def evaluate_step(ctx: CycleContext, k: int) -> dict[str, Any]:
                      "panel": n == 0 and bool(ev.panel)})
     verdicts = _verdicts(store.get(runs[0]["run_id"])) if runs else {}
     return {"runs": runs, "verdicts": verdicts}
+
+
+def _data_dir(ctx: CycleContext) -> str | None:
+    """The plan's benchmark folder, else ``$QCONSOLE_BENCHMARK_DATA`` (an evaluation request
+    without one looks only at installed package data and the hub, which a cycle never uses)."""
+    from qconsole.evaluation.benchmark_data import default_data_dir
+
+    ev = ctx.plan.model.evaluation
+    if ev.data_dir:
+        return str(ctx.plan.resolve(ev.data_dir))
+    found = default_data_dir()
+    return str(found) if found else None
 
 
 def _verdicts(run: Any) -> dict[str, Any]:

@@ -534,7 +534,7 @@ class QConsoleApp(QConsoleBaseApp):
         if isinstance(self.focused, ChatPane):
             self.prompt.focus()
         else:
-            self.panes["left"].focus()
+            self.panes["left"].enter_turns()
 
     def action_blind(self) -> None:
         """ctrl+b: blind A/B mode on or off (for the turns sent from now on)."""

@@ -266,12 +266,18 @@ class ChatPane(VerticalScroll, can_focus=True):
             cur = -1 if self.selected is None else self.selected
             self.selected = min(len(self.turns) - 1, cur + 1)
 
-    def on_focus(self) -> None:
-        # the newest turn when one arrived since the pane last had focus (the reply a person
-        # comes to mark or vote on); otherwise the selection stays where they left it
+    def enter_turns(self) -> None:
+        """Focus the pane from the message box (ctrl+t): the newest turn when one arrived since
+        the last time (the reply a person comes to mark or vote on); otherwise the selection
+        stays where they left it. A selection made otherwise (a click) is not touched."""
         if self.selected is None or len(self.turns) > self._turns_at_focus:
             self.select_last()
         self._turns_at_focus = len(self.turns)
+        self.focus()
+
+    def on_focus(self) -> None:
+        if self.selected is None:
+            self.select_last()
 
     def on_blur(self) -> None:
         pass

@@ -83,10 +83,12 @@ def test_dpo_raises_the_chosen_margin_through_llama_cpp(tmp_path: Path, backend)
         engine.set_adapter(None)
         engine.close()
     assert all(a > b for a, b in zip(after, before, strict=True)), (before, after)
-    # the trainer's own before/after figures are llama.cpp's within quantisation noise
+    # the trainer's own before/after figures are llama.cpp's within quantisation noise: the
+    # Q4_K_M base against its dequantised weights differs by up to ~1 nat over a ~60-nat margin
+    # summed across a hundred tokens (seen: 62.94 against 61.65), so 0.5 nats plus 3%
     for i, row in enumerate(dpo["per_pair"]):
-        assert row["before"][0] - row["before"][1] == pytest.approx(before[i], abs=0.5)
-        assert row["after"][0] - row["after"][1] == pytest.approx(after[i], abs=0.5)
+        for got, want in ((row["before"], before[i]), (row["after"], after[i])):
+            assert got[0] - got[1] == pytest.approx(want, abs=0.5 + 0.03 * abs(want))
     print(f"DPO on 3 pairs, {outcome.loop.steps} steps, {outcome.seconds:.0f} s "
           f"(training {outcome.loop.elapsed_s:.1f} s): llama.cpp margins "
           f"{[round(b, 2) for b in before]} -> {[round(a, 2) for a in after]}")

@@ -86,3 +86,25 @@ def test_the_growth_report_names_every_figure_and_writes_a_png(ledger, isolated_
     assert "MISSED: three training seeds: 1 run" in text
     png = (tmp_path / "growth_files" / "growth.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_targets_say_when_a_gain_only_reaches_the_constant_baseline_and_the_interval_width():
+    """A syllogism adapter that answers "Yes" to everything gains 30 points over a base that
+    gives no answer, and scores what always saying Yes scores: the target line must say so;
+    and "within 1 point" must say whether the interval shows it or only the point estimate."""
+    from types import SimpleNamespace as NS
+
+    from qconsole.cycles.report import _Md, _targets
+
+    g = NS(cycles=[NS(cycle=k, wall_seconds={}, train_seconds=None) for k in (1, 2, 3)])
+    yes_only = NS(diff=0.35, p_value=1e-5, baseline=0.53, adapter_acc=0.53)
+    real = NS(diff=0.40, p_value=1e-5, baseline=0.50, adapter_acc=0.70)
+    fc = lambda lo, hi: NS(diff_points=0.2, comparison=NS(diff_ci=(lo, hi)))  # noqa: E731
+    md = _Md()
+    _targets(md, g, [(1, "syllogism", yes_only), (2, "other", real)],
+             [(1, fc(-0.004, 0.008), 1500), (2, fc(-0.02, 0.024), 1500)], 1)
+    text = "".join(md.parts)
+    assert "baseline is 53.0%: the adapter does NOT beat it" in text
+    assert "baseline is 50.0%: the adapter beats it" in text
+    assert "on 1500 items (the 95% interval lies within 1 point)" in text
+    assert "(the 95% interval reaches past 1 point" in text

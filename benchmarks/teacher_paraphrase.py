@@ -107,18 +107,25 @@ def margins(gguf: Path, lora: Path | None, threads: int) -> dict[str, float]:
 
 
 def train(condition: str, records: list[dict[str, str]], threads: int) -> Path:
+    from qconsole.store import SessionStore
+
     ws = Path(tempfile.mkdtemp(prefix="qc-paraphrase-"))
-    replay = ws / "train.jsonl"
-    replay.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    store = SessionStore(ws / "sessions")  # each pair a marked, rewritten turn, as the console
+    for r in records:
+        sid = store.create_session({"models": {"left": "gemma-3-270m"}, "template": "transcript"})
+        tid = store.append_turn(sid, {"user": r["prompt"], "left": {
+            "text": "Yes.", "model": "gemma-3-270m", "template": "transcript"}})
+        store.set_mark(sid, tid, "left", "reasoning_step")
+        store.set_rewrite(sid, tid, "left", r["completion"])
     env = {**os.environ, "QCONSOLE_WORKSPACE": str(ws), "QCONSOLE_CONFIG_DIR": str(ws / "cfg"),
            "HF_HUB_OFFLINE": "1"}
-    argv = [sys.executable, "-m", "qconsole", "train", "--replay", str(replay), "--template",
+    argv = [sys.executable, "-m", "qconsole", "train", "--template",
             "transcript", "--no-verify", "--quiet", "--name", "p", "--threads", str(threads)]
     if ":" in condition:
         argv += ["--min-steps", condition.split(":", 1)[1]]
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"training failed ({condition}): {done.stderr[-2000:]}")
+        raise SystemExit(f"training failed ({condition}): {(done.stderr + done.stdout)[-2000:]}")
     return next(ws.rglob("*.gguf"))
 
 

@@ -21,7 +21,8 @@ near-duplicate rule (qconsole.teacher.overlap); the script refuses to report one
 
     nice -n 19 .venv/bin/python benchmarks/teacher_paraphrase.py [--conditions plain,reword]
 
-Prints one JSON line per condition: the margins per item, the held-out mean, base and adapter.
+Prints one JSON line per condition: the margins per item, the held-out mean and each item's
+greedy reply (24 tokens), base and adapter.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ITEM = ("A teacher gives every student the same grade, whether they did the work or copied "
         "it. Is that fair? Answer yes or no first, then say why.")
@@ -91,7 +93,8 @@ def margins(gguf: Path, lora: Path | None, threads: int) -> dict[str, float]:
         return {llm.tokenize(w.encode(), add_bos=False)[0] for w in words}
 
     no, yes = first([" No", "No", " no"]), first([" Yes", "Yes", " yes"])
-    out = {}
+    out: dict[str, Any] = {}
+    replies = {}
     for name, q in [("item", ITEM), *((f"held_out_{i + 1}", h) for i, h in enumerate(HELD_OUT)),
                     ("control", CONTROL)]:
         toks = llm.tokenize(template.render([Message("user", q)]).encode(), add_bos=True)
@@ -101,8 +104,13 @@ def margins(gguf: Path, lora: Path | None, threads: int) -> dict[str, float]:
         lp = logits - (logits.max() + np.log(np.exp(logits - logits.max()).sum()))
         sign = -1.0 if name == "control" else 1.0  # "Yes" is right for the control
         out[name] = round(sign * (max(lp[i] for i in no) - max(lp[i] for i in yes)), 3)
+        llm.reset()  # the greedy reply too: a right first word under "The answer is" is not
+        done = llm.create_completion(template.render([Message("user", q)]), max_tokens=24,
+                                     temperature=0.0, stop=list(template.stop))
+        replies[name] = done["choices"][0]["text"].strip()
     out["held_out_mean"] = round(sum(out[f"held_out_{i + 1}"] for i in range(len(HELD_OUT)))
                                  / len(HELD_OUT), 3)
+    out["replies"] = replies
     return out
 
 

@@ -134,22 +134,39 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def child_qconsole(args) -> dict:
+def start_child(args, tokenize):
+    """What every child does first: its settings and threads, its data (``tokenize``:
+    ``tokenized`` or ``tokenized_pairs``), the base in transformers, whether bf16 runs."""
     import torch
-    from peft import get_peft_model
 
     from qconsole.hf.gguf_model import load_hf_model
-    from qconsole.training.backends import lora_config
     from qconsole.training.hardware import use_bf16
-    from qconsole.training.loop import train_loop
 
     s = settings(args)
     torch.set_num_threads(s.threads or torch.get_num_threads())
-    path, ts = tokenized(args.examples, args.max_seq_len)
-    model, _ = load_hf_model(path)
+    path, data = tokenize(args.examples, args.max_seq_len)
+    model, tokenizer = load_hf_model(path)
+    return s, data, model, tokenizer, use_bf16(s.bf16)
+
+
+def with_lora(model, s):
+    """A fresh LoRA on ``model`` for qconsole's own loops (TRL's trainers attach theirs)."""
+    import torch
+    from peft import get_peft_model
+
+    from qconsole.training.backends import lora_config
+
     torch.manual_seed(0)
-    model = get_peft_model(model, lora_config(s))
-    bf16 = use_bf16(s.bf16)
+    return get_peft_model(model, lora_config(s))
+
+
+def child_qconsole(args) -> dict:
+    import torch
+
+    from qconsole.training.loop import train_loop
+
+    s, ts, model, _, bf16 = start_child(args, tokenized)
+    model = with_lora(model, s)
     cpu0, t0 = time.process_time(), time.perf_counter()
     loop = train_loop(model, ts.examples, s, autocast_dtype=torch.bfloat16 if bf16 else None)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -168,17 +185,11 @@ def child_trl(args) -> dict:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from qconsole.hf.gguf_model import load_hf_model
     from qconsole.training.backends import lora_config
-    from qconsole.training.hardware import use_bf16
 
-    s = settings(args)
-    torch.set_num_threads(s.threads or torch.get_num_threads())
-    path, ts = tokenized(args.examples, args.max_seq_len)
-    model, tokenizer = load_hf_model(path)
+    s, ts, model, tokenizer, bf16 = start_child(args, tokenized)
     rows = [{"input_ids": list(e.input_ids),
              "completion_mask": [0] * e.prompt_len + [1] * e.n_completion} for e in ts.examples]
-    bf16 = use_bf16(s.bf16)
     with tempfile.TemporaryDirectory() as out:
         config = SFTConfig(
             output_dir=out, per_device_train_batch_size=s.batch_size, num_train_epochs=s.epochs,
@@ -203,20 +214,11 @@ def child_trl(args) -> dict:
 
 def child_dpo_qconsole(args) -> dict:
     import torch
-    from peft import get_peft_model
 
-    from qconsole.hf.gguf_model import load_hf_model
-    from qconsole.training.backends import lora_config
     from qconsole.training.dpo_loop import dpo_loop
-    from qconsole.training.hardware import use_bf16
 
-    s = settings(args)
-    torch.set_num_threads(s.threads or torch.get_num_threads())
-    path, pair_set = tokenized_pairs(args.examples, args.max_seq_len)
-    model, _ = load_hf_model(path)
-    torch.manual_seed(0)
-    model = get_peft_model(model, lora_config(s))
-    bf16 = use_bf16(s.bf16)
+    s, pair_set, model, _, bf16 = start_child(args, tokenized_pairs)
+    model = with_lora(model, s)
     cpu0, t0 = time.process_time(), time.perf_counter()
     autocast = torch.bfloat16 if bf16 else None
     result = dpo_loop(model, pair_set.pairs, s, objective=args.dpo_objective,
@@ -256,14 +258,9 @@ def child_dpo_trl(args, precompute: bool) -> dict:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from qconsole.hf.gguf_model import load_hf_model
     from qconsole.training.backends import lora_config
-    from qconsole.training.hardware import use_bf16
 
-    s = settings(args)
-    torch.set_num_threads(s.threads or torch.get_num_threads())
-    path, pair_set = tokenized_pairs(args.examples, args.max_seq_len)
-    model, tokenizer = load_hf_model(path)
+    s, pair_set, model, tokenizer, bf16 = start_child(args, tokenized_pairs)
     # The very token ids qconsole trains on, in the columns TRL's own tokenisation writes
     # (TRL 1.x has no pre-tokenised input for DPO: only that step is skipped; its collator,
     # forward passes and loss run as they are).
@@ -274,7 +271,6 @@ def child_dpo_trl(args, precompute: bool) -> dict:
         def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
             return dataset
 
-    bf16 = use_bf16(s.bf16)
     with tempfile.TemporaryDirectory() as out:
         config = DPOConfig(
             output_dir=out, per_device_train_batch_size=s.batch_size, num_train_epochs=s.epochs,

@@ -12,6 +12,8 @@ Two kinds:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -30,6 +32,17 @@ class Message:
 
 def as_messages(items: Sequence[Message | dict]) -> list[Message]:
     return [m if isinstance(m, Message) else Message(m["role"], m["content"]) for m in items]
+
+
+def conversation_hash(context: Sequence[Message], user: str, **replies: str) -> str:
+    """16 hex digits of a sha256 over a conversation and its named replies: the one recipe of
+    the store's correction hash (``target=``), a training example's (the same, so the adapter's
+    metadata names the store's corrections) and a preference pair's (``chosen=, rejected=``)."""
+    payload = json.dumps(
+        {"context": [m.to_dict() for m in context], "user": user, **replies},
+        ensure_ascii=False, sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -100,3 +100,29 @@ def llama_server():
     ``python -m llama_cpp.server`` on loopback, yielding its /v1 URL (skips without the server
     extras)."""
     return servers.llama_server
+
+
+# Stored evaluation runs and cycle ledgers counted by hand (tests/helpers/cycles.py), for the
+# cycle tests and the console's cycles screen; imported when used (they import the cycle code).
+
+
+@pytest.fixture(scope="session")
+def held_out_items():
+    from tests.helpers import cycles
+
+    return cycles.held_out_items
+
+
+@pytest.fixture(scope="session")
+def stored_run():
+    from tests.helpers import cycles
+
+    return cycles.stored_run
+
+
+@pytest.fixture(scope="session")
+def ledger_with_cycles():
+    """A finished cycle ledger over hand-made stored runs."""
+    from tests.helpers import cycles
+
+    return cycles.ledger_with_cycles

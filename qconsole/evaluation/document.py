@@ -7,7 +7,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from qconsole.evaluation.store import RESULTS, now_iso, save_items, update_manifest, write_json
+from qconsole.evaluation.store import (
+    RESULTS,
+    now_iso,
+    save_items,
+    save_judge_items,
+    update_manifest,
+    write_json,
+)
 from qconsole.evaluation.suites import IN_DOMAIN_SIMILARITY, SIMILARITY_LABEL
 
 if TYPE_CHECKING:
@@ -48,6 +55,8 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
 
     forgetting = ctx.forgetting = forgetting_summary(ctx)
     save_items(ctx.run, ctx.items)
+    if ctx.judge_items:
+        save_judge_items(ctx.run, ctx.judge_items)
     suites_meta = {s["name"]: s for s in ctx.run.manifest.get("suites", [])}
     results: dict[str, Any] = {}
     for name, c in ctx.comparisons.items():

@@ -94,8 +94,9 @@ def save_request(request: EvalRequest) -> Path:
     return path
 
 
-def eval_job_argv(request_path: str | os.PathLike[str]) -> list[str]:
+def eval_job_argv(request_path: str | os.PathLike[str], *, judge: bool = False) -> list[str]:
     """The argv the console gives ``qconsole.jobs.start_job`` for a stored request (save it with
-    ``background=True``: the chat keeps its share of the cores)."""
+    ``background=True``: the chat keeps its share of the cores); ``judge``: the configured
+    teacher judges the free-text items after the run (``--judge``)."""
     return [sys.executable, "-m", "qconsole", "eval", "--request", str(request_path),
-            "--progress-jsonl", "-"]
+            "--progress-jsonl", "-", *(["--judge"] if judge else [])]

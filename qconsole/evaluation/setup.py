@@ -67,6 +67,7 @@ class EvalContext:
     corrections: list[Any] = field(default_factory=list)
     template_named: Callable[[str], Any] | None = None
     items: list[ItemResult] = field(default_factory=list)
+    judge_items: list[ItemResult] = field(default_factory=list)  # judge-only probes, both sides
     forgetting: dict[str, Any] | None = None
     comparisons: dict[str, Any] = field(default_factory=dict)
     lm_eval: dict[str, dict[str, Any]] = field(default_factory=lambda: {"base": {},

@@ -46,6 +46,8 @@ from qconsole.paths import workspace_dir
 
 MANIFEST = "manifest.json"
 ITEMS = "items.jsonl"
+# judge-only probe items (a rubric, no rule): both sides' replies, kept out of every rule row
+JUDGE_ITEMS = "judge_items.jsonl"
 RESULTS = "results.json"
 FINAL_STATUSES = ("complete", "cancelled", "failed")
 STATUSES = ("running", *FINAL_STATUSES, "crashed")
@@ -121,6 +123,11 @@ class StoredRun:
             path = self.path / ITEMS
             self._items = read_jsonl(path) if path.exists() else []
         return self._items
+
+    def judge_items(self) -> list[ItemResult]:
+        """Judge-only probe items with both replies (no rule scores them; ``eval --judge``)."""
+        path = self.path / JUDGE_ITEMS
+        return read_jsonl(path) if path.exists() else []
 
     def results(self) -> dict[str, Any]:
         path = self.path / RESULTS
@@ -218,6 +225,10 @@ def update_manifest(run: StoredRun, **fields: Any) -> None:
 def save_items(run: StoredRun, items: Iterable[ItemResult]) -> None:
     run._items = list(items)
     write_jsonl(run.path / ITEMS, run._items)
+
+
+def save_judge_items(run: StoredRun, items: Iterable[ItemResult]) -> None:
+    write_jsonl(run.path / JUDGE_ITEMS, list(items))
 
 
 # -- cycles -------------------------------------------------------------------------------------

@@ -18,7 +18,12 @@ from qconsole.evaluation.generate import generate_items
 from qconsole.evaluation.progress import Progress
 from qconsole.evaluation.results import ItemResult
 from qconsole.evaluation.setup import EvalContext, Prepared
-from qconsole.evaluation.suites import SIMILARITY_LABEL, SuiteSpec, score_reply
+from qconsole.evaluation.suites import (
+    JUDGE_SCORER,
+    SIMILARITY_LABEL,
+    SuiteSpec,
+    score_reply,
+)
 
 
 def run_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> None:
@@ -31,6 +36,9 @@ def run_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> None:
         records = _generation_suite(ctx, p, progress)
     progress.end_suite()
     _flag_leaks(ctx, spec, records)
+    judge_only = [r for r in records if r.meta.get("scorer") == JUDGE_SCORER]
+    records = [r for r in records if r.meta.get("scorer") != JUDGE_SCORER]
+    ctx.judge_items.extend(judge_only)  # no rule row counts them; `eval --judge` scores them
     ctx.items.extend(records)
     ctx.completed.append(spec.name)
     from qconsole.evaluation.rows import compare_suite

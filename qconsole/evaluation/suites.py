@@ -14,8 +14,10 @@ turns each into items. Four kinds:
   ``in-domain-similarity``, scored by word-overlap F1 >= 0.5 with the rewrite. That is a
   PLACEHOLDER for a judge, labelled as such wherever it is shown, never mixed into
   ``in-domain``. Items from one dialogue share a cluster (the session).
-- ``probes``: a user probe file (qconsole.evaluation.probes), asked as one chat turn; judge-only
-  items cannot be scored by rule and are counted and skipped.
+- ``probes``: a user probe file (qconsole.evaluation.probes), asked as one chat turn. Judge-only
+  items (a ``judge:`` rubric, no rule) are asked of both sides too (scorer ``judge``) but no rule
+  scores them: their paired replies are stored apart (``judge_items.jsonl``), outside every rule
+  row and statistic, for ``qconsole eval --judge``.
 - ``gym``: a reasoning-gym suite (qconsole.evaluation.gym_suites), asked as one chat turn.
 - ``benchmark``: an lm-eval task or group (qconsole.evaluation.benchmarks), with lm-eval's own
   prompts and metrics. ``panel: true`` puts it on the forgetting panel.
@@ -45,6 +47,7 @@ SUITE_KINDS: tuple[str, ...] = ("in-domain", "probes", "gym", "benchmark")
 IN_DOMAIN = "in-domain"
 IN_DOMAIN_SIMILARITY = "in-domain-similarity"
 SIMILARITY_THRESHOLD = 0.5
+JUDGE_SCORER = "judge"  # a judge-only probe item: no rule, the teacher's judge scores it
 SIMILARITY_LABEL = "placeholder: word-overlap F1 >= 0.5 with the rewrite, not a judge"
 
 
@@ -120,7 +123,8 @@ def probe_suite(path: str, *, name: str | None = None, limit: int | None = None)
 class GenItem:
     """One free-text item: the exact prompt text, and how the reply is scored.
 
-    ``scorer`` is a checker kind, or ``similarity`` (the labelled placeholder).
+    ``scorer`` is a checker kind, ``similarity`` (the labelled placeholder) or ``judge`` (a
+    judge-only probe: generated on both sides, scored only by ``eval --judge``).
     """
 
     item_id: str
@@ -188,10 +192,11 @@ def in_domain_items(
 
 def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple[list[GenItem],
                                                                                   int]:
-    """(items, how many judge-only items were skipped) from a ProbeSet; with
-    ``spec.num_fewshot`` = k, the set's first k exemplars come before every item."""
+    """(items, how many of them are judge-only) from a ProbeSet; with ``spec.num_fewshot`` = k,
+    the set's first k exemplars come before every item. Judge-only items (no rule, a rubric)
+    come with scorer ``judge`` and no checker."""
     items: list[GenItem] = []
-    skipped = 0
+    judge_only = 0
     k = spec.num_fewshot or 0
     exemplars = tuple(getattr(probe_set, "exemplars", ()))
     if k > len(exemplars):
@@ -200,15 +205,15 @@ def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple
     shots = [m for prompt, reply in exemplars[:k]
              for m in (Message("user", prompt), Message("assistant", reply))]
     for p in probe_set.items:
-        if p.checker is None:
-            skipped += 1
-            continue
+        if p.checker is None and not p.judge:
+            continue  # the probe loader refuses such items; a hand-made set may not
+        judge_only += p.checker is None
         items.append(GenItem(
             item_id=p.id,
             suite=spec.name,
             prompt=render([*shots, Message("user", p.prompt)]),
             user_text=p.prompt,
-            scorer=p.checker.kind,
+            scorer=p.checker.kind if p.checker is not None else JUDGE_SCORER,
             checker=p.checker,
             reference=p.reference,
             topic=p.topic or spec.topic,
@@ -219,7 +224,7 @@ def probe_set_items(probe_set: Any, render: Render, *, spec: SuiteSpec) -> tuple
         ))
     if spec.limit:
         items = items[: spec.limit]
-    return items, skipped
+    return items, judge_only
 
 
 def load_generation_suite(spec: SuiteSpec, render: Render) -> tuple[list[GenItem], list[str]]:
@@ -243,12 +248,13 @@ def load_generation_suite(spec: SuiteSpec, render: Render) -> tuple[list[GenItem
         probe_set = build_gym_suite(cfg, exemplars=spec.num_fewshot or 0)
     else:
         raise ValueError(f"{spec.kind} is not a generation suite")
-    items, skipped = probe_set_items(probe_set, render, spec=spec)
-    if skipped:
-        warnings.append(f"{spec.name}: {skipped} judge-only item(s) skipped (no rule to score "
-                        "them; a judge is not part of this run)")
+    items, judge_only = probe_set_items(probe_set, render, spec=spec)
+    if judge_only:
+        warnings.append(f"{spec.name}: {judge_only} judge-only item(s) are asked of both sides "
+                        "but no rule scores them: `qconsole eval --judge` (or the judge option "
+                        "of F6) does")
     if not items:
-        raise QConsoleError(f"suite {spec.name!r} has no item that can be scored by rule")
+        raise QConsoleError(f"suite {spec.name!r} has no item to ask")
     return items, warnings
 
 
@@ -291,6 +297,8 @@ def score_reply(item: GenItem, reply: str) -> tuple[bool, dict[str, Any]]:
         ok = f1 >= SIMILARITY_THRESHOLD
         return ok, {"similarity": round(f1, 4), "scorer": "similarity", "strict": ok,
                     "flexible": ok}
+    if item.scorer == JUDGE_SCORER:  # no rule: never counted as right or wrong by one
+        return False, {"scorer": JUDGE_SCORER, "strict": None, "flexible": None}
     if item.checker is None:
         raise QConsoleError(f"item {item.item_id} has no checker")
     reading = read(item.checker, reply)

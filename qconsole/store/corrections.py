@@ -13,22 +13,16 @@ and checked for leakage against evaluation items.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 
-from qconsole.prompts import Message
+from qconsole.prompts import Message, conversation_hash
 from qconsole.sides import Side, is_side, other_side
 from qconsole.store.ids import SIDES
 from qconsole.store.model import Session, Turn
 
 
 def content_hash(context: tuple[Message, ...], user: str, target: str) -> str:
-    payload = json.dumps(
-        {"context": [m.to_dict() for m in context], "user": user, "target": target},
-        ensure_ascii=False, sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return conversation_hash(context, user, target=target)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,14 @@ from qconsole.teacher.judge import JudgeReport, judge_items, judge_reply
 from qconsole.teacher.model import Teacher, open_teacher
 from qconsole.teacher.play import PlayedTurn, PlayResult, ProposedMark, play_script
 from qconsole.teacher.scripts import Script
-from qconsole.teacher.variants import Variant, filter_variants, gym_variants, teacher_variants
+from qconsole.teacher.variants import (
+    REWORDED,
+    Variant,
+    arithmetic_rewordings,
+    filter_variants,
+    gym_variants,
+    teacher_variants,
+)
 
 
 def proposals_dir() -> Path:
@@ -297,6 +304,8 @@ class TeacherController:
             # more than n, so n survive the filter
             candidates = gym_variants(family, n + max(3, n // 2), config=config,
                                       avoid=turn.user)
+            # the failing item itself in other words, last in the list (new numbers first)
+            reworded = arithmetic_rewordings(turn.user, f"gym:{family}", n=min(3, n // 3))
         else:
             corrected = turn.rewrite(side)
             if corrected is None:
@@ -306,8 +315,11 @@ class TeacherController:
             mark = turn.mark(side)
             candidates = teacher_variants(self.teacher, turn.user, corrected,
                                           kind=mark.kind if mark else None, n=n)
-        filtered = filter_variants(candidates, original=turn.user, evals=evals)
-        kept = [v for v in filtered if v.kept][:n]
+            reworded = []
+        filtered = filter_variants([*candidates, *reworded], original=turn.user, evals=evals)
+        fresh = [v for v in filtered if v.kept and not v.source.endswith(REWORDED)]
+        again = [v for v in filtered if v.kept and v.source.endswith(REWORDED)]
+        kept = fresh[: n - len(again)] + again
         return kept + [v for v in filtered if not v.kept]
 
     def store_variants(self, session_id: str, turn_id: str, side: Side,

@@ -31,7 +31,8 @@ def judge_run(run: Any, spec: TeacherSpec, *, aliases: dict[str, str] | None = N
 
     teacher = open_teacher(spec, aliases=aliases)
     try:
-        judgement = judge_records(run.items(), pair_judge(teacher), name=teacher.name,
+        records = [*run.items(), *run.judge_items()]  # judge-only probes are stored apart
+        judgement = judge_records(records, pair_judge(teacher), name=teacher.name,
                                   on_item=on_item)
     finally:
         teacher.close()

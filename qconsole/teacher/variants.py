@@ -8,6 +8,12 @@ Two sources:
   (``gym_variants``): exact answers, worked solutions computed here (arithmetic step by step),
   no LLM. Seeds are far from any evaluation seed so the items cannot be the evaluation's.
 
+For an arithmetic failure the list also holds rewordings of the failing item itself
+(``arithmetic_rewordings``: the same expression under reasoning-gym's other question templates,
+the same worked answer). New numbers teach the procedure; the same question in other words is
+what carries a correction over to a paraphrase of it (LLM2LLM's variants are of the failing
+item). They are near-duplicates of the failing item by design, so that check skips them.
+
 Then every candidate is filtered (``filter_variants``): near-duplicates of each other or of the
 failing item are dropped, and so is anything overlapping an evaluation item (leakage). The
 dropped ones stay in the list with their reason, so the review shows what was removed and why.
@@ -16,6 +22,7 @@ dropped ones stay in the list with their reason, so the review shows what was re
 from __future__ import annotations
 
 import ast
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -150,6 +157,35 @@ def gym_variants(family: str, n: int, *, config: Mapping[str, Any] | None = None
     return out
 
 
+# reasoning-gym basic_arithmetic's question templates ("simple" style: "Calculate E.")
+REWORD_TEMPLATES = ("What is {0}?", "Compute {0}.", "Evaluate: {0}.", "Solve {0}.",
+                    "Calculate {0}.")
+REWORDED = ":reworded"  # the source suffix of a rewording of the failing item
+_ASKED = re.compile(r"^\s*(?:Calculate|What is|Compute|Evaluate:|Solve)\s+([-+*/×÷().\d\s]+?)"
+                    r"\s*[.?](?=\s|$)(.*)$", re.DOTALL)
+
+
+def arithmetic_rewordings(question: str, source: str, n: int = 3) -> list[Variant]:
+    """The failing arithmetic item asked in other words: up to ``n`` of the other templates,
+    the rest of the question (the answer-format instruction) kept, with the worked answer.
+    None for a question that is not one expression asked by a template."""
+    m = _ASKED.match(question)
+    if m is None:
+        return []
+    expression, rest = m.group(1).strip(), m.group(2)
+    reply = worked_arithmetic(expression)
+    if reply is None:
+        return []
+    asked = question[: m.end(1)].strip()
+    out: list[Variant] = []
+    for template in REWORD_TEMPLATES:
+        prompt = template.format(expression)
+        if prompt.rstrip(".?") == asked.rstrip(".?") or len(out) >= n:
+            continue
+        out.append(Variant(prompt + rest, reply, source + REWORDED))
+    return out
+
+
 # -- filtering ----------------------------------------------------------------------------------
 
 
@@ -166,11 +202,13 @@ def filter_variants(variants: Sequence[Variant], *, original: str,
             continue
         if not v.prompt.strip() or not v.reply.strip():
             reason = "empty question or answer"
-        elif is_near_duplicate(v.prompt, original, ignore=template):
+        elif not v.source.endswith(REWORDED) and is_near_duplicate(v.prompt, original,
+                                                                   ignore=template):
             reason = "near-duplicate of the failing item"
         else:
-            twin = next((k for k in out if k.kept and is_near_duplicate(v.prompt, k.prompt,
-                                                                        ignore=template)), None)
+            twin = next((k for k in out if k.kept and not k.source.endswith(REWORDED)
+                         and not v.source.endswith(REWORDED)
+                         and is_near_duplicate(v.prompt, k.prompt, ignore=template)), None)
             if twin is not None:
                 reason = f"near-duplicate of variant {out.index(twin) + 1}"
             elif i in leaks:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.inference.context_budget import fit_to_context
+from qconsole.inference.context_budget import FitResult, fit_to_context
 from qconsole.prompts import Message, PromptTemplate
 from qconsole.training.examples import TrainingExample, dedupe
 
@@ -172,16 +172,46 @@ class DatasetSummary:
             f"longest {self.longest}",
             f"template {self.template}, max {self.max_seq_len} tokens per example",
         ]
-        notes = []
-        if self.truncated:
-            notes.append(f"{self.truncated} shortened (oldest turns left out)")
-        if self.dropped:
-            notes.append(f"{self.dropped} dropped (reply empty or too long)")
-        if self.duplicates:
-            notes.append(f"{self.duplicates} duplicates skipped")
-        if notes:
-            out.append("; ".join(notes))
-        return out
+        notes = set_notes(self.truncated, self.dropped, "reply empty or too long", self.duplicates)
+        return out + (["; ".join(notes)] if notes else [])
+
+
+def set_notes(truncated: int, dropped: int, dropped_why: str, duplicates: int) -> list[str]:
+    """What a training set's summary says of the examples it shortened, dropped or skipped."""
+    notes = []
+    if truncated:
+        notes.append(f"{truncated} shortened (oldest turns left out)")
+    if dropped:
+        notes.append(f"{dropped} dropped ({dropped_why})")
+    if duplicates:
+        notes.append(f"{duplicates} duplicates skipped")
+    return notes
+
+
+def prompt_tail(prompt: str, max_chars: int) -> str:
+    """A preview's prompt: its end (what the model continues from) when it is long."""
+    return prompt if len(prompt) <= max_chars else "…" + prompt[-max_chars:]
+
+
+def unusable(skipped: Sequence[tuple[str, str]]) -> str:
+    """`` (3 unusable: <the first reason>)`` for a NothingToTrain message, or nothing."""
+    return f" ({len(skipped)} unusable: {skipped[0][1]})" if skipped else ""
+
+
+def fit_prompt(
+    messages: Sequence[Message], template: PromptTemplate, tok: ChatTokenizer, budget: int,
+) -> tuple[FitResult, list[int]] | None:
+    """The prompt for ``messages`` fitted to ``budget`` tokens (oldest turns left out first)
+    and its ids, or None when even the fitted prompt is longer than ``budget``."""
+    if budget < 1:
+        return None
+
+    def render(msgs: Sequence[Message]) -> str:
+        return template.render(msgs, add_generation_prompt=True)
+
+    fit = fit_to_context(messages, render, lambda s: len(tok.prompt_ids(s)), budget)
+    prompt_ids = tok.prompt_ids(fit.prompt)
+    return None if len(prompt_ids) > budget else (fit, prompt_ids)
 
 
 @dataclass
@@ -195,9 +225,9 @@ class TrainingSet:
         continues from)."""
         out = []
         for t in self.examples[:n]:
-            prompt = t.prompt if len(t.prompt) <= max_chars else "…" + t.prompt[-max_chars:]
             out.append(ExamplePreview(
-                t.example.id, t.example.source, prompt, t.completion, t.prompt_len,
+                t.example.id, t.example.source, prompt_tail(t.prompt, max_chars), t.completion,
+                t.prompt_len,
                 t.n_completion, t.truncated,
             ))
         return out
@@ -225,9 +255,8 @@ def build_training_set(
             continue
         out.append(item)
     if not out:
-        why = f" ({len(skipped)} unusable: {skipped[0][1]})" if skipped else ""
         raise NothingToTrain(
-            "nothing to train on: no rewritten reply" + why
+            "nothing to train on: no rewritten reply" + unusable(skipped)
             + "; mark a failing reply and write the correct answer first"
         )
     counts = Counter(t.example.source for t in out)
@@ -252,17 +281,10 @@ def _tokenize(
 ) -> TokenizedExample | None:
     completion = template.completion_text(ex.target)
     completion_ids = tok.completion_ids(completion)
-
-    def render(messages: Sequence[Message]) -> str:
-        return template.render(messages, add_generation_prompt=True)
-
-    budget = max_seq_len - len(completion_ids)
-    if budget < 1:
+    fitted = fit_prompt(ex.prompt_messages, template, tok, max_seq_len - len(completion_ids))
+    if fitted is None:
         return None
-    fit = fit_to_context(ex.prompt_messages, render, lambda s: len(tok.prompt_ids(s)), budget)
-    prompt_ids = tok.prompt_ids(fit.prompt)
-    if len(prompt_ids) > budget:
-        return None
+    fit, prompt_ids = fitted
     return TokenizedExample(
         example=ex,
         prompt=fit.prompt,

@@ -13,13 +13,19 @@ term of ``sft+dpo`` and any code that reads SFT examples reads these the same wa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qconsole.inference.context_budget import fit_to_context
-from qconsole.prompts import Message, PromptTemplate
-from qconsole.training.dataset import ChatTokenizer, NothingToTrain, TokenizedExample
+from qconsole.prompts import PromptTemplate
+from qconsole.training.dataset import (
+    ChatTokenizer,
+    NothingToTrain,
+    TokenizedExample,
+    fit_prompt,
+    prompt_tail,
+    set_notes,
+    unusable,
+)
 from qconsole.training.examples import TrainingExample
 from qconsole.training.preference_pairs import PairSelection, PreferenceExample, count_by_source
 
@@ -104,13 +110,7 @@ class PairSetSummary:
             f"context; longest pair {self.longest}",
             f"template {self.template}, max {self.max_seq_len} tokens per side",
         ]
-        notes = []
-        if self.truncated:
-            notes.append(f"{self.truncated} shortened (oldest turns left out)")
-        if self.dropped:
-            notes.append(f"{self.dropped} dropped (a reply alone too long)")
-        if self.duplicates:
-            notes.append(f"{self.duplicates} duplicates skipped")
+        notes = set_notes(self.truncated, self.dropped, "a reply alone too long", self.duplicates)
         if self.identical:
             notes.append(f"{self.identical} skipped (chosen and rejected the same text)")
         if notes:
@@ -132,9 +132,9 @@ class PairSet:
     def preview(self, n: int = 3, *, max_chars: int = 600) -> list[PairPreview]:
         out = []
         for t in self.pairs[:n]:
-            prompt = t.prompt if len(t.prompt) <= max_chars else "…" + t.prompt[-max_chars:]
             out.append(PairPreview(
-                t.example.id, t.example.source, prompt, t.chosen_text, t.rejected_text,
+                t.example.id, t.example.source, prompt_tail(t.prompt, max_chars), t.chosen_text,
+                t.rejected_text,
                 len(t.prompt_ids), len(t.chosen_ids), t.truncated,
             ))
         return out
@@ -173,9 +173,8 @@ def build_pair_set(
             continue
         out.append(item)
     if not out:
-        why = f" ({len(skipped)} unusable: {skipped[0][1]})" if skipped else ""
         raise NothingToTrain(
-            NO_PAIRS + why + "; rewrite a failing reply or vote on a blind turn first"
+            NO_PAIRS + unusable(skipped) + "; rewrite a failing reply or vote on a blind turn first"
         )
     summary = PairSetSummary(
         examples=len(out),
@@ -203,17 +202,12 @@ def tokenize_pair(
     rejected = template.completion_text(ex.rejected)
     chosen_ids = tok.completion_ids(chosen)
     rejected_ids = tok.completion_ids(rejected)
-    budget = max_seq_len - max(len(chosen_ids), len(rejected_ids))
-    if budget < 1:
+    fitted = fit_prompt(
+        ex.prompt_messages, template, tok, max_seq_len - max(len(chosen_ids), len(rejected_ids))
+    )
+    if fitted is None or not fitted[1]:
         return None
-
-    def render(messages: Sequence[Message]) -> str:
-        return template.render(messages, add_generation_prompt=True)
-
-    fit = fit_to_context(ex.prompt_messages, render, lambda s: len(tok.prompt_ids(s)), budget)
-    prompt_ids = tok.prompt_ids(fit.prompt)
-    if len(prompt_ids) > budget or not prompt_ids:
-        return None
+    fit, prompt_ids = fitted
     return TokenizedPair(
         example=ex,
         prompt=fit.prompt,

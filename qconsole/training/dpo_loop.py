@@ -34,15 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qconsole.training.dpo_data import TokenizedPair
-from qconsole.training.loop import (
-    LoopResult,
-    StepInfo,
-    TrainingCancelled,
-    batch_idx_pos,
-    lr_at,
-    make_optimizer,
-)
-from qconsole.training.packing import DEFAULT_ROW_TOKENS, epoch_order
+from qconsole.training.loop import LoopResult, StepInfo, make_optimizer, step_info
+from qconsole.training.packing import DEFAULT_ROW_TOKENS
+from qconsole.training.schedule import StepSchedule
 from qconsole.training.settings import TrainSettings
 
 
@@ -267,62 +261,44 @@ def dpo_loop(
 
     torch.manual_seed(settings.seed)
     optimizer = make_optimizer(params, settings)
-    per_step = settings.batch_size * settings.grad_accum
-    total_steps, epochs = settings.total_steps(len(pairs))
-    per_epoch = math.ceil(len(pairs) / per_step)
-    result = LoopResult(steps=0, epochs=epochs)
+    schedule = StepSchedule(len(pairs), settings)
+    result = LoopResult(steps=0, epochs=schedule.epochs)
     accuracies: list[float] = []
     model.train()
     start = time.perf_counter()
-    step = 0
-    for epoch in range(epochs):
-        for batch_idx in epoch_order(len(pairs), per_step, settings.seed, epoch):
-            if step >= total_steps:
-                break
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled()
-            lr = lr_at(step, total_steps, settings)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            rows = pack_pairs(pairs, batch_idx, row_tokens=row_tokens)
-            n_pairs = len(batch_idx)
-            n_chosen = sum(r.n_chosen_targets for r in rows)
-            loss_sum = 0.0
-            wins = 0
-            for row in rows:
-                policy = row_logps(model, row, device=device, autocast_dtype=autocast_dtype)
-                losses, logits = dpo_losses(policy, reference[row.pair_index], beta)
-                loss = losses.sum() / n_pairs
-                if sft_weight:
-                    loss = loss - sft_weight * policy[:, 0].sum() / n_chosen
-                loss.backward()
-                loss_sum += float(loss.detach())
-                wins += int((logits.detach() > 0).sum())
-                result.tokens += row.n_tokens
-                result.trained_tokens += row.n_targets
-                del policy, losses, logits, loss
-            if settings.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if not math.isfinite(loss_sum):
-                raise FloatingPointError(
-                    f"the loss became {loss_sum} at step {step}: lower the learning rate"
-                )
-            result.losses.append(loss_sum)
-            accuracies.append(wins / n_pairs)
-            result.steps = step
-            elapsed = time.perf_counter() - start
-            result.elapsed_s = elapsed
-            if on_step is not None:
-                on_step(StepInfo(
-                    step=step, total_steps=total_steps,
-                    epoch=epoch + (batch_idx_pos(step, per_epoch) / per_epoch),
-                    loss=loss_sum, lr=lr, tokens=result.tokens,
-                    tokens_per_s=result.tokens / elapsed if elapsed > 0 else 0.0,
-                    eta_s=elapsed / step * (total_steps - step), elapsed_s=elapsed,
-                ))
+    for sched in schedule.steps(optimizer, should_stop):
+        step, batch_idx = sched.step, sched.batch
+        rows = pack_pairs(pairs, batch_idx, row_tokens=row_tokens)
+        n_pairs = len(batch_idx)
+        n_chosen = sum(r.n_chosen_targets for r in rows)
+        loss_sum = 0.0
+        wins = 0
+        for row in rows:
+            policy = row_logps(model, row, device=device, autocast_dtype=autocast_dtype)
+            losses, logits = dpo_losses(policy, reference[row.pair_index], beta)
+            loss = losses.sum() / n_pairs
+            if sft_weight:
+                loss = loss - sft_weight * policy[:, 0].sum() / n_chosen
+            loss.backward()
+            loss_sum += float(loss.detach())
+            wins += int((logits.detach() > 0).sum())
+            result.tokens += row.n_tokens
+            result.trained_tokens += row.n_targets
+            del policy, losses, logits, loss
+        if settings.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if not math.isfinite(loss_sum):
+            raise FloatingPointError(
+                f"the loss became {loss_sum} at step {step}: lower the learning rate"
+            )
+        result.losses.append(loss_sum)
+        accuracies.append(wins / n_pairs)
+        result.steps = step
+        result.elapsed_s = time.perf_counter() - start
+        if on_step is not None:
+            on_step(step_info(schedule, sched, loss_sum, result))
     result.elapsed_s = time.perf_counter() - start
     model.eval()
     ref_rows = [(float(c), float(r)) for c, r in reference.double().cpu().tolist()]

@@ -13,7 +13,6 @@ training.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -23,18 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from qconsole.errors import QConsoleError
-from qconsole.prompts import Message, as_messages
+from qconsole.prompts import Message, as_messages, conversation_hash
 
 SOURCES = ("correction", "preference", "replay")
 
 
 def content_hash(context: Sequence[Message], user: str, target: str) -> str:
-    """Same recipe as the store's correction hash (16 hex digits of a sha256)."""
-    payload = json.dumps(
-        {"context": [m.to_dict() for m in context], "user": user, "target": target},
-        ensure_ascii=False, sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    """The store's correction hash (``qconsole.store.corrections.content_hash``)."""
+    return conversation_hash(context, user, target=target)
 
 
 @dataclass(frozen=True)

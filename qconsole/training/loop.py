@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qconsole.training.dataset import TokenizedExample
-from qconsole.training.packing import DEFAULT_ROW_TOKENS, epoch_order, pack_rows
+from qconsole.training.packing import DEFAULT_ROW_TOKENS, pack_rows
+from qconsole.training.schedule import ScheduledStep, StepSchedule, TrainingCancelled, lr_at
 from qconsole.training.settings import TrainSettings
 
-
-class TrainingCancelled(Exception):
-    """Raised between steps when ``should_stop`` says so."""
+__all__ = [  # TrainingCancelled and lr_at live in schedule.py; their importers find them here too
+    "LoopResult", "StepInfo", "TrainingCancelled", "lr_at", "make_optimizer", "step_info",
+    "train_loop",
+]
 
 
 @dataclass(frozen=True)
@@ -88,18 +90,22 @@ class LoopResult:
         }
 
 
-def lr_at(step: int, total: int, settings: TrainSettings) -> float:
-    """Learning rate for optimizer step ``step`` (0-based) of ``total``."""
-    base = settings.learning_rate
-    warmup = math.ceil(settings.warmup_ratio * total)
-    if step < warmup:
-        return base * (step + 1) / (warmup + 1)
-    if settings.schedule == "constant":
-        return base
-    progress = (step - warmup) / max(1, total - warmup)
-    if settings.schedule == "cosine":
-        return base * 0.5 * (1.0 + math.cos(math.pi * progress))
-    return base * (1.0 - progress)
+def step_info(
+    schedule: StepSchedule, step: ScheduledStep, loss: float, result: LoopResult,
+) -> StepInfo:
+    """Progress once ``step`` is taken, from the run's totals so far in ``result``."""
+    elapsed = result.elapsed_s
+    return StepInfo(
+        step=step.step,
+        total_steps=schedule.total_steps,
+        epoch=schedule.epoch_progress(step),
+        loss=loss,
+        lr=step.lr,
+        tokens=result.tokens,
+        tokens_per_s=result.tokens / elapsed if elapsed > 0 else 0.0,
+        eta_s=elapsed / step.step * (schedule.total_steps - step.step),
+        elapsed_s=elapsed,
+    )
 
 
 def make_optimizer(params: list[Any], settings: TrainSettings) -> Any:
@@ -146,89 +152,63 @@ def train_loop(
         raise ValueError("the model has no trainable parameters (no LoRA attached?)")
     torch.manual_seed(settings.seed)
     optimizer = make_optimizer(params, settings)
-    per_step = settings.batch_size * settings.grad_accum
-    total_steps, epochs = settings.total_steps(len(examples))
-    per_epoch = math.ceil(len(examples) / per_step)
-    result = LoopResult(steps=0, epochs=epochs)
+    schedule = StepSchedule(len(examples), settings)
+    result = LoopResult(steps=0, epochs=schedule.epochs)
     model.train()
     start = time.perf_counter()
-    step = 0
-    for epoch in range(epochs):
-        for batch_idx in epoch_order(len(examples), per_step, settings.seed, epoch):
-            if step >= total_steps:
-                break
-            if should_stop is not None and should_stop():
-                raise TrainingCancelled()
-            lr = lr_at(step, total_steps, settings)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            rows = pack_rows(
-                [examples[i] for i in batch_idx], row_tokens=0 if model_loss else row_tokens
+    for sched in schedule.steps(optimizer, should_stop):
+        step = sched.step
+        rows = pack_rows(
+            [examples[i] for i in sched.batch], row_tokens=0 if model_loss else row_tokens
+        )
+        n_targets = sum(r.n_targets for r in rows)
+        loss_sum = 0.0
+        for row in rows:
+            autocast = (
+                torch.autocast(device_type=device.split(":")[0], dtype=autocast_dtype)
+                if autocast_dtype is not None else contextlib.nullcontext()
             )
-            n_targets = sum(r.n_targets for r in rows)
-            loss_sum = 0.0
-            for row in rows:
-                autocast = (
-                    torch.autocast(device_type=device.split(":")[0], dtype=autocast_dtype)
-                    if autocast_dtype is not None else contextlib.nullcontext()
-                )
-                with autocast:
-                    if model_loss:
-                        out = model(
-                            input_ids=row.input_ids.to(device),
-                            labels=row.labels.to(device),
-                            use_cache=False,
-                        )
-                        loss = out.loss.float() * row.n_targets  # the model's mean, as a sum
-                    else:
-                        out = model(
-                            input_ids=row.input_ids.to(device),
-                            position_ids=row.position_ids.to(device),
-                            logits_to_keep=row.keep.to(device),
-                            use_cache=False,
-                        )
-                if not model_loss:
-                    logits = out.logits[0].float()
-                    loss = F.cross_entropy(logits, row.targets.to(device), reduction="sum")
-                    del logits
-                (loss / n_targets).backward()
-                loss_sum += float(loss.detach())
-                result.tokens += row.n_tokens
-                result.trained_tokens += row.n_targets
-                del out, loss
-            if sync_grads is not None:
-                sync_grads(params)
-            if settings.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            step_loss = loss_sum / n_targets
-            if not math.isfinite(step_loss):
-                raise FloatingPointError(
-                    f"the loss became {step_loss} at step {step}: lower the learning rate"
-                )
-            result.losses.append(step_loss)
-            result.steps = step
-            elapsed = time.perf_counter() - start
-            result.elapsed_s = elapsed
-            if on_step is not None:
-                on_step(StepInfo(
-                    step=step,
-                    total_steps=total_steps,
-                    epoch=epoch + (batch_idx_pos(step, per_epoch) / per_epoch),
-                    loss=step_loss,
-                    lr=lr,
-                    tokens=result.tokens,
-                    tokens_per_s=result.tokens / elapsed if elapsed > 0 else 0.0,
-                    eta_s=elapsed / step * (total_steps - step),
-                    elapsed_s=elapsed,
-                ))
+            with autocast:
+                if model_loss:
+                    out = model(
+                        input_ids=row.input_ids.to(device),
+                        labels=row.labels.to(device),
+                        use_cache=False,
+                    )
+                    loss = out.loss.float() * row.n_targets  # the model's mean, as a sum
+                else:
+                    out = model(
+                        input_ids=row.input_ids.to(device),
+                        position_ids=row.position_ids.to(device),
+                        logits_to_keep=row.keep.to(device),
+                        use_cache=False,
+                    )
+            if not model_loss:
+                logits = out.logits[0].float()
+                loss = F.cross_entropy(logits, row.targets.to(device), reduction="sum")
+                del logits
+            (loss / n_targets).backward()
+            loss_sum += float(loss.detach())
+            result.tokens += row.n_tokens
+            result.trained_tokens += row.n_targets
+            del out, loss
+        if sync_grads is not None:
+            sync_grads(params)
+        if settings.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step_loss = loss_sum / n_targets
+        if not math.isfinite(step_loss):
+            raise FloatingPointError(
+                f"the loss became {step_loss} at step {step}: lower the learning rate"
+            )
+        result.losses.append(step_loss)
+        result.steps = step
+        result.elapsed_s = time.perf_counter() - start
+        if on_step is not None:
+            on_step(step_info(schedule, sched, step_loss, result))
     model.eval()
     result.elapsed_s = time.perf_counter() - start
     return result
 
-
-def batch_idx_pos(step: int, per_epoch: int) -> int:
-    """Position (1-based) of global step ``step`` within its epoch."""
-    return (step - 1) % per_epoch + 1

@@ -21,8 +21,6 @@ would train as the same text (they differ only in surrounding whitespace) are sk
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -30,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qconsole.prompts import Message, as_messages
+from qconsole.prompts import Message, as_messages, conversation_hash
 
 PAIR_SOURCES = ("rewrite", "preference", "blind")
 
@@ -38,12 +36,7 @@ PAIR_SOURCES = ("rewrite", "preference", "blind")
 def pair_hash(context: Sequence[Message], user: str, chosen: str, rejected: str) -> str:
     """16 hex digits of a sha256 over the conversation and both replies (not the source: the
     same pair from a sighted preference and a blind vote is one pair)."""
-    payload = json.dumps(
-        {"context": [m.to_dict() for m in context], "user": user, "chosen": chosen,
-         "rejected": rejected},
-        ensure_ascii=False, sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return conversation_hash(context, user, chosen=chosen, rejected=rejected)
 
 
 @dataclass(frozen=True)

@@ -188,12 +188,15 @@ class LoopController:
     async def _evaluate(self, base: Path, adapter: str) -> None:
         from qconsole.ui.screens.evaluate import EvaluateScreen
 
-        choice = await self.app.push_screen_wait(EvaluateScreen(adapter))
+        choice = await self.app.push_screen_wait(EvaluateScreen(adapter,
+                                                                no_judge=self.no_judge()))
         if choice is None:
             return
         path = await asyncio.to_thread(self._save_request, choice, base, adapter)
-        if self._start("eval", f"evaluating {adapter} against the base",
-                       partial(self._start_eval, path), self._evaluation_finished):
+        if self._start("eval", f"evaluating {adapter} against the base"
+                       + (", then the teacher judges" if choice.judge else ""),
+                       partial(self._start_eval, path, choice.judge),
+                       self._evaluation_finished):
             self.app.notify("evaluation started in the background: keep chatting")
 
     @staticmethod
@@ -205,13 +208,20 @@ class LoopController:
                                  sessions_root=str(sessions_dir()))
         return save_request(request)
 
+    def no_judge(self) -> str | None:
+        """Why the teacher cannot judge an evaluation (None: a teacher is configured)."""
+        flow = getattr(self.app, "teacher", None)
+        if flow is None:
+            return "no teacher in this console"
+        return None if flow.spec is not None else flow.missing
+
     @staticmethod
-    def _start_eval(request_path: Path) -> Any:
+    def _start_eval(request_path: Path, judge: bool = False) -> Any:
         from qconsole.evaluation.request import eval_job_argv
         from qconsole.jobs import start_job
 
         log = jobs_log_dir() / f"eval-{time.strftime('%Y%m%d-%H%M%S')}.log"
-        return start_job(eval_job_argv(request_path), log)
+        return start_job(eval_job_argv(request_path, judge=judge), log)
 
     def _evaluation_finished(self, view: JobView, ev: Mapping[str, Any]) -> None:
         if ev.get("event") == "done":

@@ -116,6 +116,23 @@ class TeacherFlow:
         self.busy = text or None
         self.pane.set_activity(text)
 
+    async def _in_thread(self, call: str | Callable[..., Any], *args: Any,
+                         activity: str = "") -> tuple[bool, Any]:
+        """``call(*args)`` in a worker thread (a str: that method of the controller): (True,
+        its result), or (False, None) once a QConsoleError has been shown as an error
+        notification. ``activity``: the pane's line while it runs."""
+        if activity:
+            self._activity(activity)
+        try:
+            fn = getattr(self.controller(), call) if isinstance(call, str) else call
+            return True, await asyncio.to_thread(fn, *args)
+        except QConsoleError as exc:
+            self.app.notify(str(exc), severity="error")
+            return False, None
+        finally:
+            if activity:
+                self._activity("")
+
     def forget(self) -> None:
         """A new session: the suggestions of the old one are no longer on screen."""
         if not self.playing:
@@ -250,14 +267,10 @@ class TeacherFlow:
     async def _next_question(self) -> None:
         left = self.sides["left"]
         history = list(left.history) if left is not None else []
-        self._activity("thinking of the next question…")
-        try:
-            question = await asyncio.to_thread(self._ask_next, history)
-        except QConsoleError as exc:
-            self.app.notify(str(exc), severity="error")
+        ok, question = await self._in_thread(self._ask_next, history,
+                                             activity="thinking of the next question…")
+        if not ok:
             return
-        finally:
-            self._activity("")
         self.prompt.value = question
         self.prompt.focus()
         self.pane.set_activity("the next question is in the message box: edit it or Enter")
@@ -299,12 +312,10 @@ class TeacherFlow:
 
     async def _decided(self, index: int, decide: Callable[[], Any], pane: ChatPane,
                        view: TurnView, handle: TurnHandle) -> None:
-        try:
-            self.proposals[index] = await asyncio.to_thread(decide)
-        except QConsoleError as exc:
-            self.app.notify(str(exc), severity="error")
+        ok, p = await self._in_thread(decide)
+        if not ok:
             return
-        p = self.proposals[index]
+        self.proposals[index] = p
         if p.status != "dropped":
             await self._redraw(handle, view.state.turn_no)
         self.refresh_suggestions()
@@ -372,14 +383,11 @@ class TeacherFlow:
             return
         sid, tid = ids
         self.pane.show()
-        self._activity(f"drafting a correction of the {side_label(pane.side)} reply…")
-        try:
-            draft = await asyncio.to_thread(self.controller().draft, sid, tid, pane.side)
-        except QConsoleError as exc:
-            self.app.notify(str(exc), severity="error")
+        ok, draft = await self._in_thread(
+            "draft", sid, tid, pane.side,
+            activity=f"drafting a correction of the {side_label(pane.side)} reply…")
+        if not ok:
             return
-        finally:
-            self._activity("")
         text = await self.app.push_screen_wait(DraftScreen(
             view.state.user, view.state.reply, draft.corrected,
             first_wrong_step=draft.first_wrong_step, why=draft.why, teacher=draft.teacher,
@@ -387,11 +395,8 @@ class TeacherFlow:
         if text is None:
             self.pane.set_activity("draft left unsaved")
             return
-        try:
-            prov = await asyncio.to_thread(self.controller().save_draft, sid, tid, pane.side,
-                                           draft, text)
-        except QConsoleError as exc:
-            self.app.notify(str(exc), severity="error")
+        ok, prov = await self._in_thread("save_draft", sid, tid, pane.side, draft, text)
+        if not ok:
             return
         view.state.rewrite = text.strip()
         view.refresh_state()
@@ -407,15 +412,11 @@ class TeacherFlow:
             return
         sid, tid = ids
         self.pane.show()
-        self._activity(f"making {VARIANTS_N} variants of this failure…")
-        try:
-            variants, n_evals = await asyncio.to_thread(self._make_variants, sid, tid,
-                                                        pane.side)
-        except QConsoleError as exc:
-            self.app.notify(str(exc), severity="error")
+        ok, made = await self._in_thread(self._make_variants, sid, tid, pane.side,
+                                         activity=f"making {VARIANTS_N} variants of this failure…")
+        if not ok:
             return
-        finally:
-            self._activity("")
+        variants, n_evals = made
         kept = sum(v.kept for v in variants)
         self.pane.set_activity(f"{kept} variant(s) kept, {len(variants) - kept} filtered "
                                f"(leakage checked against {n_evals} evaluation items)")
@@ -423,11 +424,8 @@ class TeacherFlow:
             VariantsScreen(f"More like this ({side_label(pane.side)} reply)", variants))
         if not accepted:
             return
-        try:
-            stored = await asyncio.to_thread(self.controller().store_variants, sid, tid,
-                                             pane.side, accepted)
-        except QConsoleError as exc:
-            self.app.notify(str(exc), severity="error")
+        ok, stored = await self._in_thread("store_variants", sid, tid, pane.side, accepted)
+        if not ok:
             return
         self.pane.set_activity(f"stored {len(stored)} synthetic correction(s)")
         self.app.notify(f"stored {len(stored)} synthetic correction(s): F5 trains on them "

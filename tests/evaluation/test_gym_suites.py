@@ -174,3 +174,32 @@ def test_unknown_family_and_bad_options_are_user_errors():
     with pytest.raises(QConsoleError, match="rejected the options for 'chain_sum'"):
         build_gym_suite(GymSuiteConfig(suite="x", family="chain_sum", size=1,
                                        config={"bogus_option": 1}))
+
+
+def test_syllogism_checker_knows_the_classic_forms():
+    from qconsole.evaluation.syllogism_logic import follows, parse_statement
+
+    assert follows(["All men are mortals", "All Greeks are men"], "All Greeks are mortals")
+    assert follows(["No fish are birds", "Some pets are fish"], "Some pets are not birds")
+    # the undistributed middle: reasoning-gym labels it "Yes"
+    assert not follows(["All A are B", "Some B are C"], "Some A are C")
+    assert not follows(["Some A are B", "Some B are C"], "Some A are C")
+    assert not follows(["No A are B", "No B are C"], "No A are C")
+    # subalternation holds only when every term names something
+    assert follows(["All A are B", "All B are C"], "Some A are C")
+    assert not follows(["All A are B", "All B are C"], "Some A are C", existential=False)
+    assert follows(["Some A are B", "All B are C"], "Some C are A")  # conversion of some
+    assert parse_statement("Some dogs are not cats") == ("some-not", "dogs", "cats")
+    with pytest.raises(ValueError):
+        parse_statement("Most dogs are cats")
+
+
+def test_syllogism_suite_drops_the_items_whose_label_the_checker_refutes():
+    from qconsole.evaluation.syllogism_logic import follows
+
+    s = build_gym_suite(preset("syllogism", size=80, seed=5000, config={"invalid_ratio": 0.5}))
+    assert s.meta["dropped"] >= 7  # seven of these 80 were measured wrong in the growth proof
+    for item in s.items:
+        m = entry_of(item)["metadata"]
+        valid = follows([m["premise1"], m["premise2"]], m["conclusion"])
+        assert entry_of(item)["answer"] == ("Yes" if valid else "No")

@@ -339,3 +339,21 @@ def test_gym_variants_without_a_single_answer_are_dropped_not_trained():
     assert out and all(v.dropped == "the family gives no single answer to train on"
                        for v in out)
     assert all(v.kept for v in gym_variants("basic_arithmetic", 3))
+
+
+def test_an_arithmetic_failure_is_also_reworded_and_the_filter_keeps_the_rewordings():
+    from qconsole.teacher.variants import REWORDED, arithmetic_rewordings
+
+    (failing,) = [v.prompt for v in gym_variants("basic_arithmetic", 1, avoid="r")]
+    expression = failing.split("\n")[0].removeprefix("Calculate ").removesuffix(".")
+    out = arithmetic_rewordings(failing, "gym:basic_arithmetic", n=3)
+    assert [v.prompt.split("\n")[0] for v in out] == [
+        f"What is {expression}?", f"Compute {expression}.", f"Evaluate: {expression}."]
+    assert all(v.prompt.endswith(failing[failing.index("\n"):]) for v in out)  # format kept
+    assert {v.reply for v in out} == {worked_arithmetic(expression)}
+    assert all(v.source == "gym:basic_arithmetic" + REWORDED for v in out)
+    batch = [*gym_variants("basic_arithmetic", 10, avoid=failing), *out]
+    kept = filter_variants(batch, original=failing)
+    assert all(v.kept for v in kept[-3:])  # the same question in other words stays in
+    assert arithmetic_rewordings("State the final answer ... 0 + 9 - 2 - 6 =", "gym:x") == []
+    assert arithmetic_rewordings("What is honesty?", "teacher") == []

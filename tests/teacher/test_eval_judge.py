@@ -113,3 +113,49 @@ def test_eval_judge_without_a_teacher_stops_before_the_run(capsys):
                "--gym", "chain_sum", "--limit", "2"])
     assert rc == 2
     assert "no teacher is configured" in capsys.readouterr().err
+
+
+JUDGE_PROBES = """\
+suite: rubric
+topic: honesty
+items:
+  - id: sum
+    prompt: "What is 2 + 3? End with The answer is X."
+    checker: numeric
+    answer: 5
+  - id: honesty
+    prompt: "What is honesty? Answer in one sentence."
+    judge: "A definition in the model's own words, not a quotation."
+"""
+
+
+def test_the_runner_asks_judge_only_probes_of_both_sides_and_eval_judge_scores_them(
+        tmp_path, smollm2_path):
+    """A real run (the embedded base on both sides): the judge-only item is generated for
+    base and adapter, stored apart from the rule items (no row counts it), and `eval --judge`'s
+    judge_run (the real SmolLM2) judges it with its rubric."""
+    from qconsole.evaluation.report import summarize
+    from qconsole.evaluation.request import EvalRequest
+    from qconsole.evaluation.runner import run_evaluation
+    from qconsole.evaluation.store import RunStore, load_run
+    from qconsole.evaluation.suites import probe_suite
+    from qconsole.teacher.config import TeacherSpec
+    from qconsole.teacher.eval_judge import judge_run
+
+    probes = tmp_path / "rubric.yaml"
+    probes.write_text(JUDGE_PROBES, encoding="utf-8")
+    run_evaluation(EvalRequest(model="default", max_tokens=12, threads=1,
+                               suites=[probe_suite(str(probes))]))
+    (run,) = RunStore().runs()
+    assert [r.item_id for r in run.items()] == ["sum"]  # rule rows: the rule item only
+    (judged,) = run.judge_items()
+    assert judged.item_id == "honesty" and judged.base_reply and judged.adapter_reply
+    assert judged.meta["judge"].startswith("A definition") and judged.meta["scorer"] == "judge"
+    assert [c.n for c in summarize(load_run(run.path)).rows if c.suite == "rubric"] == [1]
+
+    judgement = judge_run(load_run(run.path),
+                          TeacherSpec(spec="smollm2", n_ctx=2048, max_tokens=160))
+    s = judgement.suites["rubric"]
+    assert s.n == 1 and s.judge_only == 1
+    assert s.lines("t")[1] == "    1 judge-only item(s): no rule to compare with"
+    assert load_judgement(run.path).suites["rubric"].items[0]["item_id"] == "honesty"

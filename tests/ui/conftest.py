@@ -49,18 +49,3 @@ def gated_loader():
 def probe_script(isolated_workspace):
     """A two-turn rule-checked script "probe" in the workspace (tests/helpers/teacher_scripts)."""
     return teacher_scripts.write_probe(isolated_workspace)
-
-
-@pytest.fixture(scope="session")
-def ledger_with_cycles():
-    """A finished cycle ledger over hand-made stored runs (tests/helpers/cycles.py)."""
-    from tests.helpers import cycles
-
-    return cycles.ledger_with_cycles
-
-
-@pytest.fixture(scope="session")
-def held_out_items():
-    from tests.helpers import cycles
-
-    return cycles.held_out_items

@@ -190,3 +190,44 @@ async def test_review_list_shows_session_text_literally():
         await pilot.pause(0.2)
         svg = app.export_screenshot().replace("&#160;", " ")
     assert "see [keys] here" in svg and "m[bold]" in svg
+
+
+async def test_f6_judge_option_reaches_the_job_and_says_how_without_a_teacher(wait_for):
+    """The judge box of F6: checked with a teacher configured, the choice asks for it and the
+    job's argv carries --judge; with no teacher the box is disabled, the dialog says how to set
+    one, and the choice never asks for a judge."""
+    from textual.widgets import Checkbox
+
+    from qconsole.evaluation.request import eval_job_argv
+    from qconsole.teacher.config import NO_TEACHER
+    from qconsole.ui.loop_controller import LoopController
+
+    def tick(screen):
+        box = screen.query_one("#f-judge", Checkbox)
+        box.value = True
+        return screen.query_one("#f-limit", Input)
+
+    choice = await run_dialog(wait_for, EvaluateScreen("fair-1"), tick, "", "ctrl+s")
+    assert choice.judge is True
+    assert eval_job_argv("r.json", judge=choice.judge)[-1] == "--judge"
+    assert "--judge" not in eval_job_argv("r.json")
+
+    results: list = []
+    app = Host(Config())
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = EvaluateScreen("fair-1", no_judge=NO_TEACHER)
+        app.push_screen(screen, callback=results.append)
+        await pilot.pause()
+        assert screen.query_one("#f-judge", Checkbox).disabled
+        assert NO_TEACHER[:30] in str(screen.query_one("#judge-missing").render())
+        screen.query_one("#f-judge", Checkbox).value = True  # even if forced on
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: results)
+    assert results[0].judge is False
+
+    # the controller asks the console's teacher flow
+    ctl = LoopController.__new__(LoopController)
+    ctl.app = SimpleNamespace(teacher=SimpleNamespace(spec=None, missing=NO_TEACHER))
+    assert ctl.no_judge() == NO_TEACHER
+    ctl.app = SimpleNamespace(teacher=SimpleNamespace(spec=object(), missing=None))
+    assert ctl.no_judge() is None

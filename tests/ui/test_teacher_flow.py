@@ -121,7 +121,8 @@ async def test_route_marks_draft_variants_train(wait_for, isolated_workspace, po
         await wait_for(pilot, lambda: isinstance(app.screen, VariantsScreen), timeout=300)
         screen = app.screen
         kept = [v for v in screen.variants if v.kept]
-        assert len(kept) == 10 and all(v.source == "gym:basic_arithmetic" for v in kept)
+        assert len(kept) == 10 and all(v.source.startswith("gym:basic_arithmetic") for v in kept)
+        assert sum(v.source.endswith(":reworded") for v in kept) == 3  # the item in other words
         await pilot.press("A", "r", "r")  # all, then reject the first two (r moves down)
         assert len(screen.accepted) == 8
         await pilot.press("ctrl+s")

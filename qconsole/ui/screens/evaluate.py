@@ -3,7 +3,9 @@ from. Returns an :class:`EvalChoice`; its :meth:`EvalChoice.request` builds the 
 :class:`qconsole.evaluation.request.EvalRequest` that ``qconsole eval`` builds from its flags
 (in a worker: a probe file is read and validated there, not on the UI thread). The defaults
 evaluate the corrected turns (in-domain), a near and a far reasoning-gym transfer set, GSM8K and
-the forgetting panel."""
+the forgetting panel. "judge" adds ``--judge`` to the job: after the run the configured
+``[teacher]`` judges the free-text items (in-domain-similarity, probes with a ``judge:`` rubric)
+in both orders; without a teacher the box is off and says how to set one."""
 
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ class EvalChoice:
     tasks: tuple[str, ...] = ()
     panel: tuple[str, ...] = ()
     data_dir: str | None = None
+    judge: bool = False  # the teacher judges the free-text items after the run (eval --judge)
 
     def request(self, *, model: str, adapter: str, sessions_root: str) -> EvalRequest:
         """The request ``qconsole eval`` would build from the same choices (reads probe files:
@@ -70,10 +73,14 @@ class EvalChoice:
 class EvaluateScreen(DialogScreen[EvalChoice | None]):
     SUBMIT_LABEL = "Start evaluation"
 
-    def __init__(self, adapter: str, data_dir: str | None = None) -> None:
+    def __init__(self, adapter: str, data_dir: str | None = None, *,
+                 no_judge: str | None = None) -> None:
+        """``no_judge``: why the teacher cannot judge (no ``[teacher]``: how to set one);
+        None when one is configured."""
         super().__init__()
         self.adapter = adapter
         self.data_dir = data_dir or os.environ.get("QCONSOLE_BENCHMARK_DATA", "")
+        self.no_judge = no_judge
 
     def compose_body(self) -> Iterator[Widget]:
         yield Label(Text.assemble(
@@ -97,6 +104,11 @@ class EvaluateScreen(DialogScreen[EvalChoice | None]):
             yield Label("benchmark data dir")
             yield Input(self.data_dir, id="f-data",
                         placeholder="local JSONL folder for offline runs (blank: the hub)")
+            yield Label("judge")
+            yield Checkbox("the teacher judges the free-text items (both orders)", False,
+                           id="f-judge", disabled=self.no_judge is not None)
+        if self.no_judge is not None:
+            yield Label(literal(f"judge: {self.no_judge}"), id="judge-missing")
         yield Label("", id="availability")
 
     def on_mount(self) -> None:
@@ -137,4 +149,5 @@ class EvaluateScreen(DialogScreen[EvalChoice | None]):
             tasks=tuple(_csv(self.raw("tasks"))),
             panel=tuple(_csv(self.raw("panel"))),
             data_dir=self.raw("data") or None,
+            judge=self.no_judge is None and self.query_one("#f-judge", Checkbox).value,
         )

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise QConsoleError("--threads must be at least 1")
     workspace = workspace_dir()
+    if args.status and not ledger_path(workspace, plan.name).is_file():
+        print("no cycle started yet")  # a look must not leave a ledger behind
+        return 0
     ledger = Ledger.open(ledger_path(workspace, plan.name), plan_name=plan.name,
                          plan_hash=plan.hash, plan_path=str(args.plan.resolve()),
                          topics={t.name: t.kind for t in plan.topics})

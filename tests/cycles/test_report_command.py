@@ -26,3 +26,14 @@ def test_report_uses_the_ledger_and_writes_the_growth_report(isolated_workspace,
     assert "FWT (forward transfer): +20.0 pp over B" in report  # 0.5 - 0.3
     growth = (tmp_path / "r-growth.md").read_text()
     assert "BWT (final minus just-trained" in growth and "-20.0 pp" in growth  # 0.6 - 0.8
+
+
+def test_status_of_a_plan_never_run_says_so_and_writes_nothing(isolated_workspace, tmp_path,
+                                                                capsys):
+    plan = tmp_path / "p.yaml"
+    plan.write_text("name: p\ncycles: [{topics: [a]}]\ntopics:\n  - name: a\n"
+                    "    probes: {gym: {preset: chain_sum, size: 2, seed: 10000}}\n"
+                    "    heldout: {preset: chain_sum, size: 2, seed: 1}\n")
+    assert main(["cycle", str(plan), "--status"]) == 0
+    assert "no cycle started yet" in capsys.readouterr().out
+    assert not (isolated_workspace / "cycles").exists()

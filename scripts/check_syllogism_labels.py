@@ -20,6 +20,8 @@ ITEM = re.compile(r"1\. (.*)\n2\. (.*)\n\nDoes it logically follow that:\n(.*)\?
 
 
 def main() -> None:
+    if len(sys.argv) < 2 or not (Path(sys.argv[1]) / "items.jsonl").is_file():
+        sys.exit("usage: check_syllogism_labels.py RUN_DIR [SUITE] (RUN_DIR holds items.jsonl)")
     run = Path(sys.argv[1])
     suite = sys.argv[2] if len(sys.argv) > 2 else "heldout-syllogism"
     rows = [json.loads(line) for line in (run / "items.jsonl").read_text().splitlines() if line]

@@ -35,6 +35,9 @@ class CycleRuns:
     seed_runs: list[tuple[int, Any]] = field(default_factory=list)
     train_seconds: float | None = None
     wall_seconds: dict[str, float] = field(default_factory=dict)
+    # the first seed's own training and evaluation wall times (None in ledgers from before
+    # they were recorded): a one-seed cycle's time when the plan trains several seeds
+    first_seed_seconds: dict[str, float] = field(default_factory=dict)
     corrections: int = 0
     sources: dict[str, int] = field(default_factory=dict)
 
@@ -165,11 +168,15 @@ def growth_from_ledger(ledger: Ledger, evals: Path, plan_topics: dict[str, str] 
         corr = ledger.step(k, "corrections") or {}
         walls = {name: s for name in entry.get("steps", {})
                  if (s := _seconds(entry["steps"][name])) is not None}
+        first = {step: float(w) for step, w in (
+            ("train", (train.get("adapters") or [{}])[0].get("wall_seconds")),
+            ("evaluate", ev["runs"][0].get("wall_seconds"))) if w is not None}
         cycles.append(CycleRuns(
             cycle=k, topics=tuple(entry.get("topics") or ()), adapter=ev["runs"][0]["adapter"],
             run=runs[0][1], seed_runs=runs,
             train_seconds=sum(float(a.get("seconds") or 0) for a in train.get("adapters", [])),
-            wall_seconds=walls, corrections=len(corr.get("corrections", [])),
+            wall_seconds=walls, first_seed_seconds=first,
+            corrections=len(corr.get("corrections", [])),
             sources=dict(corr.get("sources") or {})))
         if plan_topics is None:
             for r in runs[0][1].items():

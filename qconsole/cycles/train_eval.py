@@ -18,6 +18,7 @@ kept, an unfinished one is removed and run again.
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -69,13 +70,15 @@ def train_step(ctx: CycleContext, k: int) -> dict[str, Any]:
                 elif kind == "log" and fields.get("level") == "warning":
                     ctx.say(f"  warning: {fields.get('message')}")
 
+            started = time.monotonic()
             outcome = run_training(request, emit=emit, should_stop=ctx.cancel.is_set)
+            wall = round(time.monotonic() - started, 1)
             fields = outcome.done_fields()
             if fields.get("adapter") != name:
                 raise RuntimeError(f"training installed {fields.get('adapter')!r}, not {name!r}")
             entry = {"seed": seed, "name": name, "examples": fields.get("examples"),
                      "seconds": fields.get("seconds"), "final_loss": fields.get("final_loss"),
-                     "steps": fields.get("steps"),
+                     "steps": fields.get("steps"), "wall_seconds": wall,
                      "equivalence": (fields.get("equivalence") or {}).get("passed")}
         adapters.append(entry)
         ctx.ledger.set_step_state(k, "train", partial=adapters)
@@ -133,9 +136,11 @@ def evaluate_step(ctx: CycleContext, k: int) -> dict[str, Any]:
                 ctx.say(f"  {fields.get('suite')}: base {100 * c.get('base_acc', 0):.1f}% "
                         f"adapter {100 * c.get('adapter_acc', 0):.1f}% (n={c.get('n')})")
 
+        started = time.monotonic()
         run_evaluation(request, emit=emit, cancel=ctx.cancel)
         runs.append({"seed": adapter["seed"], "adapter": adapter["name"], "run_id": run_id,
-                     "panel": n == 0 and bool(ev.panel)})
+                     "panel": n == 0 and bool(ev.panel),
+                     "wall_seconds": round(time.monotonic() - started, 1)})
     verdicts = _verdicts(store.get(runs[0]["run_id"])) if runs else {}
     return {"runs": runs, "verdicts": verdicts}
 

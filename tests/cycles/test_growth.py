@@ -108,3 +108,26 @@ def test_targets_say_when_a_gain_only_reaches_the_constant_baseline_and_the_inte
     assert "baseline is 50.0%: the adapter beats it" in text
     assert "on 1500 items (the 95% interval lies within 1 point)" in text
     assert "(the 95% interval reaches past 1 point" in text
+
+
+def test_cycle_time_target_reads_the_one_seed_cycle_when_several_seeds_are_trained():
+    """Three seeds triple the training; the 12-minute target is about one cycle as a single
+    seed runs it, so the line gives that figure and the all-seeds time beside it."""
+    from types import SimpleNamespace as NS
+
+    from qconsole.cycles.report import _Md, _targets, one_seed_seconds
+
+    walls = {"probe": 20.0, "check": 1.0, "corrections": 2.0, "train": 900.0,
+             "evaluate": 700.0, "record": 1.0}
+    three = NS(cycle=1, wall_seconds=walls, train_seconds=None, seed_runs=[(0, 0), (1, 0), (2, 0)],
+               first_seed_seconds={"train": 240.0, "evaluate": 420.0})
+    one = NS(cycle=2, wall_seconds=walls, train_seconds=None, seed_runs=[(0, 0)],
+             first_seed_seconds={"train": 900.0, "evaluate": 700.0})
+    assert one_seed_seconds(three) == 24.0 + 240.0 + 420.0
+    assert one_seed_seconds(one) is None
+    md = _Md()
+    _targets(md, NS(cycles=[three, one]), [], [], 3)
+    text = "".join(md.parts)
+    assert "MET: cycle 1 in at most 12 minutes: measured 11 min 24 s with one seed " \
+           "(27 min 04 s with all 3 seeds)" in text
+    assert "MISSED: cycle 2 in at most 12 minutes: measured 27 min 04 s" in text

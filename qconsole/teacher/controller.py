@@ -48,6 +48,7 @@ from qconsole.teacher.variants import (
     arithmetic_rewordings,
     filter_variants,
     gym_variants,
+    script_variants,
     teacher_variants,
 )
 
@@ -295,7 +296,9 @@ class TeacherController:
                  gym: str | None = None, gym_config: Mapping[str, Any] | None = None,
                  evals: Any = None) -> list[Variant]:
         """N candidates like the failure at (turn, side), filtered; dropped ones say why.
-        A reasoning-gym turn (or ``gym``) uses the family's generator, else the teacher."""
+        A reasoning-gym turn (or ``gym``) uses the family's generator; a script turn with
+        authored variants uses those (the teacher, when one is set, adds the rest up to N);
+        else the teacher."""
         _, turn, reply, _, info = self._turn(session_id, turn_id, side)
         family = gym or (info.get("gym") or {}).get("family")
         if family:
@@ -313,14 +316,31 @@ class TeacherController:
                                     "rewrite it (or take the teacher's draft) first, so the "
                                     "variants have an answer to follow")
             mark = turn.mark(side)
-            candidates = teacher_variants(self.teacher, turn.user, corrected,
-                                          kind=mark.kind if mark else None, n=n)
-            reworded = []
+            reworded = self._authored(info, corrected)[:n]
+            missing = n - len(reworded)
+            candidates = [] if missing <= 0 or (reworded and not self.has_teacher) else \
+                teacher_variants(self.teacher, turn.user, corrected,
+                                 kind=mark.kind if mark else None, n=missing)
         filtered = filter_variants([*candidates, *reworded], original=turn.user, evals=evals)
         fresh = [v for v in filtered if v.kept and not v.source.endswith(REWORDED)]
         again = [v for v in filtered if v.kept and v.source.endswith(REWORDED)]
         kept = fresh[: n - len(again)] + again
         return kept + [v for v in filtered if not v.kept]
+
+    @staticmethod
+    def _authored(info: Mapping[str, Any], corrected: str) -> list[Variant]:
+        """The played script turn's authored variants; none for a turn no script played, or
+        one whose script is gone or changed."""
+        from qconsole.teacher.scripts import find_script
+
+        name, turn_id = info.get("script"), info.get("script_turn")
+        if not isinstance(name, str) or not isinstance(turn_id, str):
+            return []
+        try:
+            turn = find_script(name).turn(turn_id)
+        except QConsoleError:
+            return []
+        return script_variants(name, turn, corrected)
 
     def store_variants(self, session_id: str, turn_id: str, side: Side,
                        variants: Sequence[Variant]) -> list[str]:

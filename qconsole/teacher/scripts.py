@@ -19,6 +19,18 @@ Shipped scripts live in ``qconsole/teacher/scripts/``; a person's own in
       - id: sums
         gym: {family: chain_sum, seed: 11, config: {min_terms: 3, max_terms: 3}}
         checks: [{check: gym}]              # reasoning-gym's own scorer
+      - id: verdict
+        say: A teacher gives copied work the grade of real work. Is that fair? Yes or no first.
+        checks: [{check: yes_no, answer: "no"}]
+        variants:                           # "more like this" for a failure here (no LLM)
+          - say: Copied homework gets the mark of real homework. Fair? Yes or no first.
+          - say: Every student is graded on their own work. Fair? Yes or no first.
+            reply: "Yes. Grading each student on their own work is fair."
+
+A variant without ``reply`` is the same question in other words: it takes the person's
+corrected reply. One with ``reply`` is a contrast case (the other answer, or another
+situation): a set of corrections that all answer "No" teaches "No" to everything, so a
+judgement turn's variants should hold both.
 
 Why data and not code: a new probe is a few lines a person writes in the workspace, and the
 same file drives the console's autoplay, the CLI and the tests. The check names and what each
@@ -39,7 +51,9 @@ from qconsole.store.failure_kinds import KIND_BY_KEY, STEP_BY_KEY
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "scripts"
 SCRIPT_KEYS = ("name", "title", "goal", "topic", "turns")
-TURN_KEYS = ("id", "say", "gym", "step", "checks")
+TURN_KEYS = ("id", "say", "gym", "step", "checks", "variants")
+VARIANT_KEYS = ("say", "reply")
+MAX_SCRIPT_VARIANTS = 20
 GYM_KEYS = ("family", "seed", "index", "config", "instruction")
 
 
@@ -59,12 +73,21 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class ScriptVariant:
+    """An authored "more like this" item of a turn; ``reply`` None: the person's correction."""
+
+    say: str
+    reply: str | None = None
+
+
+@dataclass(frozen=True)
 class ScriptTurn:
     id: str
     say: str | None = None
     gym: Mapping[str, Any] | None = None
     step: str | None = None
     checks: tuple[CheckSpec, ...] = ()
+    variants: tuple[ScriptVariant, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,12 +153,35 @@ def parse_script(data: Any, *, source: str) -> Script:
             if spec.check == "consistent_with" and spec.options.get("turn") not in seen - {tid}:
                 raise fail(f"{where} ({tid}): consistent_with needs turn: an earlier turn's id")
             checks.append(spec)
-        turns.append(ScriptTurn(tid, say.strip() if say else None, gym, step, tuple(checks)))
+        variants = _variants(t.get("variants"), fail, f"{where} ({tid})")
+        turns.append(ScriptTurn(tid, say.strip() if say else None, gym, step, tuple(checks),
+                                variants))
     return Script(
         name=name.strip(), title=str(data.get("title") or name), goal=str(data.get("goal") or ""),
         topic=str(data["topic"]) if data.get("topic") else None, turns=tuple(turns),
         source=source,
     )
+
+
+def _variants(value: Any, fail, where: str) -> tuple[ScriptVariant, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_SCRIPT_VARIANTS:
+        raise fail(f"{where}: variants must be a list of at most {MAX_SCRIPT_VARIANTS} "
+                   "items, each with say (and reply for a contrast case)")
+    out = []
+    for n, v in enumerate(value, 1):
+        if isinstance(v, str):
+            v = {"say": v}
+        if not isinstance(v, Mapping) or any(k not in VARIANT_KEYS for k in v):
+            raise fail(f"{where}: variant {n} takes only {', '.join(VARIANT_KEYS)}")
+        say, reply = v.get("say"), v.get("reply")
+        if not isinstance(say, str) or not say.strip():
+            raise fail(f"{where}: variant {n} needs say: the question")
+        if reply is not None and (not isinstance(reply, str) or not reply.strip()):
+            raise fail(f"{where}: variant {n}: reply must be text (or left out)")
+        out.append(ScriptVariant(say.strip(), reply.strip() if reply else None))
+    return tuple(out)
 
 
 def _gym(value: Any, fail, where: str) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """More like this (LLM2LLM, arXiv 2403.15042): new (prompt, corrected reply) pairs for one
 marked failure, to train on beside it.
 
-Two sources:
+Three sources:
+- the diagnostic script's own authored variants of the turn (``script_variants``): other
+  wordings of the question, which take the person's correction, and contrast cases with their
+  own replies (a judgement whose every variant answers "No" teaches "No" to everything);
 - the teacher writes them (``teacher_variants``): asked for N at once, asked again with another
   seed until N distinct ones are in (or a few rounds pass);
 - for a failure on a reasoning-gym family the family's own generator makes them
@@ -161,6 +164,7 @@ def gym_variants(family: str, n: int, *, config: Mapping[str, Any] | None = None
 REWORD_TEMPLATES = ("What is {0}?", "Compute {0}.", "Evaluate: {0}.", "Solve {0}.",
                     "Calculate {0}.")
 REWORDED = ":reworded"  # the source suffix of a rewording of the failing item
+SCRIPT_SOURCE = "script:"  # the source prefix of a script's authored variant
 _ASKED = re.compile(r"^\s*(?:Calculate|What is|Compute|Evaluate:|Solve)\s+([-+*/×÷().\d\s]+?)"
                     r"\s*[.?](?=\s|$)(.*)$", re.DOTALL)
 
@@ -186,6 +190,20 @@ def arithmetic_rewordings(question: str, source: str, n: int = 3) -> list[Varian
     return out
 
 
+def script_variants(script: str, turn: Any, corrected: str) -> list[Variant]:
+    """A script turn's authored variants (``ScriptTurn.variants``): a rewording takes the
+    person's ``corrected`` reply, a contrast case its own."""
+    return [Variant(v.say, v.reply or corrected,
+                    f"{SCRIPT_SOURCE}{script}" + (":contrast" if v.reply else REWORDED))
+            for v in turn.variants]
+
+
+def _deliberate(v: Variant) -> bool:
+    """Near the failing item on purpose (a rewording, an authored contrast): the
+    near-duplicate checks skip it; the leakage check does not."""
+    return v.source.endswith(REWORDED) or v.source.startswith(SCRIPT_SOURCE)
+
+
 # -- filtering ----------------------------------------------------------------------------------
 
 
@@ -202,12 +220,11 @@ def filter_variants(variants: Sequence[Variant], *, original: str,
             continue
         if not v.prompt.strip() or not v.reply.strip():
             reason = "empty question or answer"
-        elif not v.source.endswith(REWORDED) and is_near_duplicate(v.prompt, original,
-                                                                   ignore=template):
+        elif not _deliberate(v) and is_near_duplicate(v.prompt, original, ignore=template):
             reason = "near-duplicate of the failing item"
         else:
-            twin = next((k for k in out if k.kept and not k.source.endswith(REWORDED)
-                         and not v.source.endswith(REWORDED)
+            twin = next((k for k in out if k.kept and not _deliberate(k)
+                         and not _deliberate(v)
                          and is_near_duplicate(v.prompt, k.prompt, ignore=template)), None)
             if twin is not None:
                 reason = f"near-duplicate of variant {out.index(twin) + 1}"

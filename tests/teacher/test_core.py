@@ -104,6 +104,9 @@ def test_user_script_overrides_and_bad_scripts_are_one_line(isolated_workspace):
         "name: a\nturns: [{say: x, checks: [{check: answers, colour: red}]}]":
             "unknown option 'colour'",
         "name: [unclosed": "not valid YAML",
+        "name: a\nturns: [{say: x, variants: 3}]": "variants must be a list",
+        "name: a\nturns: [{say: x, variants: [{ask: y}]}]": "variant 1 takes only say, reply",
+        "name: a\nturns: [{say: x, variants: [{reply: y}]}]": "variant 1 needs say",
     }
     for n, (text, needle) in enumerate(bad.items()):
         path = folder / f"bad{n}.yaml"
@@ -357,3 +360,42 @@ def test_an_arithmetic_failure_is_also_reworded_and_the_filter_keeps_the_rewordi
     assert all(v.kept for v in kept[-3:])  # the same question in other words stays in
     assert arithmetic_rewordings("State the final answer ... 0 + 9 - 2 - 6 =", "gym:x") == []
     assert arithmetic_rewordings("What is honesty?", "teacher") == []
+
+
+def test_a_script_turn_variants_need_no_teacher_and_hold_both_answers(tmp_path):
+    """"More like this" on the fairness verdict: the script's own rewordings take the person's
+    correction, its contrast cases their own replies; some answer "Yes", so the set does not
+    teach "No" to everything. No teacher is configured and none is asked."""
+    from qconsole.store import SessionStore
+    from qconsole.teacher.controller import TeacherController
+
+    store = SessionStore(tmp_path / "sessions")
+    verdict = find_script("route-fairness").turn("verdict")
+    sid = store.create_session({"title": "fairness"})
+    tid = store.append_turn(sid, {"user": verdict.say, "left": {"text": "Yes, it is fair."}})
+    store.update_meta(sid, {"extra": {"teacher_turns": {
+        tid: {"script": "route-fairness", "script_turn": "verdict", "step": "judgement"}}}})
+    store.set_mark(sid, tid, "left", "judgement")
+    ctl = TeacherController(store)
+    assert not ctl.has_teacher
+    with pytest.raises(QConsoleError, match="no corrected reply yet"):
+        ctl.variants(sid, tid, "left", 10)
+    fix = "No. A grade should reflect each student's own work."
+    store.set_rewrite(sid, tid, "left", fix)
+    variants = ctl.variants(sid, tid, "left", 10)
+    assert sorted(v.prompt for v in variants) == sorted(v.say for v in verdict.variants)
+    assert all(v.kept for v in variants)
+    reworded = [v for v in variants if v.source == "script:route-fairness:reworded"]
+    contrast = [v for v in variants if v.source == "script:route-fairness:contrast"]
+    assert len(reworded) == 3 and {v.reply for v in reworded} == {fix}
+    assert sum(v.reply.startswith("Yes") for v in contrast) >= 3
+    ids = ctl.store_variants(sid, tid, "left", variants)
+    assert len(ids) == len(variants) and sum(c.synthetic for c in store.corrections()) == 8
+
+
+def test_every_route_verdict_has_contrast_variants_with_the_other_answer():
+    for name in ("route-fairness", "route-honesty", "route-truth", "route-justice"):
+        verdict = find_script(name).turn("verdict")
+        replies = [v.reply for v in verdict.variants if v.reply]
+        assert sum(r.startswith("Yes") for r in replies) >= 2, name
+        assert any(v.reply is None for v in verdict.variants), name

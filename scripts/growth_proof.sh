@@ -19,6 +19,12 @@ PLAN=${PLAN:-plans/growth.yaml}
 OUT=${OUT:-reports/growth/growth.md}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 export QCONSOLE_WORKSPACE=$WS QCONSOLE_CONFIG_DIR=$WS/config HF_HUB_OFFLINE=1
+# the shared benchmark files sit beside the checkout (or beside the main one, for a worktree)
+if [ -z "${QCONSOLE_BENCHMARK_DATA:-}" ]; then
+  for d in "$PWD/../shared" "$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null)/../../shared"; do
+    [ -d "$d/data/benchmarks" ] && { QCONSOLE_BENCHMARK_DATA=$(cd "$d/data/benchmarks" && pwd); break; }
+  done
+fi
 export QCONSOLE_BENCHMARK_DATA=${QCONSOLE_BENCHMARK_DATA:-$PWD/../shared/data/benchmarks}
 LOCK="flock /tmp/qconsole-heavy.lock nice -n 5"
 [ "${NOLOCK:-0}" = 1 ] && LOCK="nice -n 5"

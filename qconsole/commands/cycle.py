@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from qconsole.cycles.plan import load_plan
     from qconsole.cycles.report import write_growth_report
     from qconsole.cycles.runner import run_plan
+    from qconsole.cycles.train_eval import check_panel_data
     from qconsole.errors import QConsoleError
     from qconsole.evaluation.store import evals_dir
     from qconsole.paths import adapters_dir, sessions_dir, workspace_dir
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if args.status and not ledger_path(workspace, plan.name).is_file():
         print("no cycle started yet")  # a look must not leave a ledger behind
         return 0
+    if not args.status:  # before a ledger exists: a refusal leaves nothing behind
+        check_panel_data(plan)
     ledger = Ledger.open(ledger_path(workspace, plan.name), plan_name=plan.name,
                          plan_hash=plan.hash, plan_path=str(args.plan.resolve()),
                          topics={t.name: t.kind for t in plan.topics})

@@ -127,7 +127,7 @@ def evaluate_step(ctx: CycleContext, k: int) -> dict[str, Any]:
                               template=ctx.plan.model.template, max_tokens=ev.max_tokens,
                               threads=ctx.threads, cache=True, evals_root=str(ctx.evals),
                               sessions_root=str(ctx.sessions), run_id=run_id, use_hub=False,
-                              data_dir=_data_dir(ctx))
+                              data_dir=_data_dir(ctx.plan))
         ctx.say(f"cycle {k}: evaluating {adapter['name']} ({len(request.suites)} suites)")
 
         def emit(kind: str, /, **fields: Any) -> None:
@@ -145,14 +145,32 @@ def evaluate_step(ctx: CycleContext, k: int) -> dict[str, Any]:
     return {"runs": runs, "verdicts": verdicts}
 
 
-def _data_dir(ctx: CycleContext) -> str | None:
+def check_panel_data(plan: Any) -> None:
+    """Refuse, before anything slow starts, a plan whose log-likelihood panel has no data here:
+    a cycle never uses the hub, and an evaluation would skip the benchmark with a warning, so a
+    growth proof would run for an hour and report no forgetting panel."""
+    from qconsole.errors import QConsoleError
+    from qconsole.evaluation.benchmark_data import check_benchmarks
+    from qconsole.evaluation.panel import is_generated_panel
+
+    names = [n for n in plan.model.evaluation.panel if not is_generated_panel(n)]
+    missing = [s for s in check_benchmarks(names, data_dir=_data_dir(plan), use_hub=False)
+               if not s.available]
+    if missing:
+        m = missing[0]
+        raise QConsoleError(
+            f"plan {plan.name}: panel benchmark {m.name} has no data ({m.detail}); put its "
+            "JSONL in evaluation.data_dir or $QCONSOLE_BENCHMARK_DATA, or drop it from the panel")
+
+
+def _data_dir(plan: Any) -> str | None:
     """The plan's benchmark folder, else ``$QCONSOLE_BENCHMARK_DATA`` (an evaluation request
     without one looks only at installed package data and the hub, which a cycle never uses)."""
     from qconsole.evaluation.benchmark_data import default_data_dir
 
-    ev = ctx.plan.model.evaluation
+    ev = plan.model.evaluation
     if ev.data_dir:
-        return str(ctx.plan.resolve(ev.data_dir))
+        return str(plan.resolve(ev.data_dir))
     found = default_data_dir()
     return str(found) if found else None
 

@@ -37,3 +37,23 @@ def test_status_of_a_plan_never_run_says_so_and_writes_nothing(isolated_workspac
     assert main(["cycle", str(plan), "--status"]) == 0
     assert "no cycle started yet" in capsys.readouterr().out
     assert not (isolated_workspace / "cycles").exists()
+
+
+def test_a_plan_whose_panel_has_no_data_is_refused_before_anything_runs(
+        isolated_workspace, tmp_path, monkeypatch, capsys):
+    """A cycle never uses the hub: without local ARC data the evaluation would skip the panel
+    with a warning and an hour-long growth proof would report no forgetting. One line, exit 2,
+    no ledger, no probe."""
+    empty = tmp_path / "no-benchmarks"
+    empty.mkdir()
+    monkeypatch.setenv("QCONSOLE_BENCHMARK_DATA", str(empty))
+    plan = tmp_path / "p.yaml"
+    plan.write_text("name: p\ncycles: [{topics: [a]}]\ntopics:\n  - name: a\n"
+                    "    probes: {gym: {preset: chain_sum, size: 2, seed: 10000}}\n"
+                    "    heldout: {preset: chain_sum, size: 2, seed: 1}\n"
+                    "evaluation: {panel: [arc_challenge, general_qa]}\n")
+    assert main(["cycle", str(plan)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "panel benchmark arc_challenge has no data" in err[0]
+    assert str(empty) in err[0]
+    assert not (isolated_workspace / "cycles").exists()

@@ -181,7 +181,7 @@ def score(gguf: Path, lora: Path | None, threads: int, built: dict[str, Any],
         toks = prompt_tokens(q)
         lp = lsm(logprobs(toks)[-1])
         gap = max(lp[i] for i in no) - max(lp[i] for i in yes)
-        out["margin"][name] = round(gap if right == "no" else -gap, 3)
+        out["margin"][name] = round(float(gap if right == "no" else -gap), 3)
         out["replies"][name] = greedy(q)
     m = out["margin"]
     out["held_out_no_mean"] = round(sum(m[f"no_{i + 1}"] for i in range(3)) / 3, 3)

@@ -98,14 +98,18 @@ def test_targets_say_when_a_gain_only_reaches_the_constant_baseline_and_the_inte
 
     g = NS(cycles=[NS(cycle=k, wall_seconds={}, train_seconds=None) for k in (1, 2, 3)])
     yes_only = NS(diff=0.35, p_value=1e-5, baseline=0.53, adapter_acc=0.53)
-    real = NS(diff=0.40, p_value=1e-5, baseline=0.50, adapter_acc=0.70)
+    real = NS(diff=0.40, p_value=1e-5, baseline=0.50, adapter_acc=0.70, n=80)
+    # the growth proof's cycle 3: 45 of 80 right where always "No" scores 41 of 80
+    mostly_no = NS(diff=0.362, p_value=2e-4, baseline=0.5125, adapter_acc=0.5625, n=80)
     fc = lambda lo, hi: NS(diff_points=0.2, comparison=NS(diff_ci=(lo, hi)))  # noqa: E731
     md = _Md()
-    _targets(md, g, [(1, "syllogism", yes_only), (2, "other", real)],
+    _targets(md, g, [(1, "syllogism", yes_only), (2, "other", real), (3, "syl", mostly_no)],
              [(1, fc(-0.004, 0.008), 1500), (2, fc(-0.02, 0.024), 1500)], 1)
     text = "".join(md.parts)
     assert "baseline is 53.0%: the adapter does NOT beat it" in text
-    assert "baseline is 50.0%: the adapter beats it" in text
+    assert "baseline is 50.0%: the adapter beats it (binomial p 0.0" in text
+    assert "baseline is 51.2%: the adapter is above it but not significantly (binomial p " \
+           "0.2" in text and "the gain is the answer format, not the skill" in text
     assert "on 1500 items (the 95% interval lies within 1 point)" in text
     assert "(the 95% interval reaches past 1 point" in text
 

@@ -111,18 +111,12 @@ def build_training(store: Any, condition: str) -> dict[str, Any]:
 
 
 def arithmetic_paraphrase(question: str, used: list[str]) -> str | None:
-    """The failing item under the one question template no training prompt uses."""
-    from qconsole.teacher.variants import _ASKED, REWORD_TEMPLATES
+    """The failing item under a question template no training prompt uses (the product's own
+    rewordings, asked for all of them)."""
+    from qconsole.teacher.variants import REWORD_TEMPLATES, arithmetic_rewordings
 
-    m = _ASKED.match(question)
-    if m is None:
-        return None
-    expression, rest = m.group(1).strip(), m.group(2)
-    for template in REWORD_TEMPLATES:
-        prompt = template.format(expression) + rest
-        if prompt not in used and prompt.rstrip(".?") != question[: m.end(1)].rstrip(".?"):
-            return prompt
-    return None
+    return next((v.prompt for v in arithmetic_rewordings(question, "", n=len(REWORD_TEMPLATES))
+                 if v.prompt not in used), None)
 
 
 def check_leakage(prompts: list[str], paraphrase: str | None) -> list[str]:
@@ -142,9 +136,7 @@ def score(gguf: Path, lora: Path | None, threads: int, built: dict[str, Any],
     from llama_cpp import Llama
 
     from qconsole.evaluation.checkers import final_number, parse_number
-    from qconsole.evaluation.gym_suites import exact_value
     from qconsole.prompts import Message, TranscriptTemplate
-    from qconsole.teacher.variants import _ASKED
 
     template = TranscriptTemplate()
     llm = Llama(str(gguf), n_ctx=512, n_threads=threads, logits_all=True, verbose=False,
@@ -188,8 +180,8 @@ def score(gguf: Path, lora: Path | None, threads: int, built: dict[str, Any],
     out["held_out_yes_mean"] = round(sum(m[f"yes_{i + 1}"] for i in range(3)) / 3, 3)
     out["right_first_word"] = sum(v > 0 for v in m.values())
     # arithmetic: the failing item and its held-out paraphrase
-    match = _ASKED.match(built["arith"])
-    value = exact_value(match.group(1)) if match else None
+    worked = final_number(built["arith_reply"] or "")  # the worked answer's final number
+    value = worked[0] if worked else None
     out["arithmetic"] = {}
     for name, q in (("item", built["arith"]), ("paraphrase", paraphrase)):
         if q is None:

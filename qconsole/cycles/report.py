@@ -331,15 +331,14 @@ def _against_baseline(r: Any) -> str:
     """Whether the adapter's accuracy is above what always giving the commonest answer scores,
     by a one-sided exact binomial test on its n items: a few points above it on 80 items is
     what a model that learned only to answer one way also shows."""
-    from math import comb
+    from qconsole.evaluation.stats import binomial_upper_tail
 
     n = getattr(r, "n", None)
     if r.adapter_acc <= r.baseline:
         return "does NOT beat it"
     if not isinstance(n, int) or n < 1:
         return "beats it"
-    k = round(r.adapter_acc * n)
-    p = sum(comb(n, i) * r.baseline ** i * (1 - r.baseline) ** (n - i) for i in range(k, n + 1))
+    p = binomial_upper_tail(round(r.adapter_acc * n), n, r.baseline)
     if p < TARGET_P_BASELINE:
         return f"beats it (binomial p {_p(p)})"
     return (f"is above it but not significantly (binomial p {_p(p)} on {n} items): the gain "

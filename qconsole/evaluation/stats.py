@@ -175,6 +175,24 @@ def _log_binom_tail_half(m: int, k: int) -> float:
     return top + math.log(total) - m * math.log(2)
 
 
+def binomial_upper_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in log space (exact tests on thousands of
+    items: C(n, i) alone overflows a float past n of about 1,000)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    lp, lq = math.log(p), math.log1p(-p)
+    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp
+            + (n - i) * lq for i in range(k, n + 1)]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in logs))
+
+
 def flip_table(items: Iterable[ItemResult]) -> FlipTable:
     fixed = regressed = still_failing = still_passing = 0
     for r in items:

@@ -316,11 +316,12 @@ class TeacherController:
                                     "rewrite it (or take the teacher's draft) first, so the "
                                     "variants have an answer to follow")
             mark = turn.mark(side)
-            reworded = self._authored(info, corrected)[:n]
+            reworded = self._authored(info, corrected)[:n]  # the script's own, if it has any
             missing = n - len(reworded)
-            candidates = [] if missing <= 0 or (reworded and not self.has_teacher) else \
-                teacher_variants(self.teacher, turn.user, corrected,
-                                 kind=mark.kind if mark else None, n=missing)
+            candidates = []
+            if missing > 0 and (self.has_teacher or not reworded):  # no teacher: it says how
+                candidates = teacher_variants(self.teacher, turn.user, corrected,
+                                              kind=mark.kind if mark else None, n=missing)
         filtered = filter_variants([*candidates, *reworded], original=turn.user, evals=evals)
         fresh = [v for v in filtered if v.kept and not v.source.endswith(REWORDED)]
         again = [v for v in filtered if v.kept and v.source.endswith(REWORDED)]

@@ -262,3 +262,14 @@ def test_jsonl_ignores_unknown_keys():
             '"future_field": 1}')
     assert loads_jsonl(line) == [ItemResult("b", "s", True, False)]
     assert dumps_jsonl([]) == ""
+
+
+def test_binomial_upper_tail_matches_the_exact_sum_and_survives_thousands_of_items():
+    from math import comb
+
+    from qconsole.evaluation.stats import binomial_upper_tail
+
+    exact = sum(comb(80, i) * 0.5125 ** i * 0.4875 ** (80 - i) for i in range(45, 81))
+    assert abs(binomial_upper_tail(45, 80, 0.5125) - exact) < 1e-12
+    assert 0.0 < binomial_upper_tail(800, 1500, 0.5) < 0.01  # comb(1500, i) overflows a float
+    assert binomial_upper_tail(0, 10, 0.3) == 1.0 and binomial_upper_tail(11, 10, 0.3) == 0.0

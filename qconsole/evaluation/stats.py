@@ -155,24 +155,8 @@ def mcnemar_exact(regressed: int, fixed: int) -> float:
         tail = sum(math.comb(m, i) for i in range(k + 1))
         # int / int true division is correctly rounded in Python, even for huge integers.
         return min(1.0, (2 * tail) / (1 << m))
-    return min(1.0, math.exp(_log_binom_tail_half(m, k) + math.log(2)))
-
-
-def _log_binom_tail_half(m: int, k: int) -> float:
-    """log( sum_{i=0..k} C(m, i) / 2^m ), summed in log space from the largest term down."""
-    log_terms = []
-    log_t = math.lgamma(m + 1) - math.lgamma(k + 1) - math.lgamma(m - k + 1)
-    for i in range(k, -1, -1):
-        log_terms.append(log_t)
-        if i == 0:
-            break
-        # C(m, i-1) = C(m, i) * i / (m - i + 1)
-        log_t += math.log(i) - math.log(m - i + 1)
-        if log_t < log_terms[0] - 50:  # further terms are below double precision
-            break
-    top = log_terms[0]
-    total = sum(math.exp(t - top) for t in log_terms)
-    return top + math.log(total) - m * math.log(2)
+    # P(X <= k) = P(X >= m - k) at p = 1/2: the log-space tail shared with the report's test
+    return min(1.0, 2 * binomial_upper_tail(m - k, m, 0.5))
 
 
 def binomial_upper_tail(k: int, n: int, p: float) -> float:

@@ -35,8 +35,9 @@ class CycleRuns:
     seed_runs: list[tuple[int, Any]] = field(default_factory=list)
     train_seconds: float | None = None
     wall_seconds: dict[str, float] = field(default_factory=dict)
-    # the first seed's own training and evaluation wall times (None in ledgers from before
-    # they were recorded): a one-seed cycle's time when the plan trains several seeds
+    # the first seed's own training and evaluation wall times (absent in ledgers from before
+    # they were recorded): a one-seed cycle's time when the plan trains several seeds; and
+    # "base_pass": the seconds of that evaluation spent on base answers the cache lacked
     first_seed_seconds: dict[str, float] = field(default_factory=dict)
     corrections: int = 0
     sources: dict[str, int] = field(default_factory=dict)
@@ -170,7 +171,8 @@ def growth_from_ledger(ledger: Ledger, evals: Path, plan_topics: dict[str, str] 
                  if (s := _seconds(entry["steps"][name])) is not None}
         first = {step: float(w) for step, w in (
             ("train", (train.get("adapters") or [{}])[0].get("wall_seconds")),
-            ("evaluate", ev["runs"][0].get("wall_seconds"))) if w is not None}
+            ("evaluate", ev["runs"][0].get("wall_seconds")),
+            ("base_pass", ev["runs"][0].get("base_pass_seconds"))) if w is not None}
         cycles.append(CycleRuns(
             cycle=k, topics=tuple(entry.get("topics") or ()), adapter=ev["runs"][0]["adapter"],
             run=runs[0][1], seed_runs=runs,

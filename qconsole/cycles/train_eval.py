@@ -137,12 +137,26 @@ def evaluate_step(ctx: CycleContext, k: int) -> dict[str, Any]:
                         f"adapter {100 * c.get('adapter_acc', 0):.1f}% (n={c.get('n')})")
 
         started = time.monotonic()
-        run_evaluation(request, emit=emit, cancel=ctx.cancel)
+        stored = run_evaluation(request, emit=emit, cancel=ctx.cancel)
         runs.append({"seed": adapter["seed"], "adapter": adapter["name"], "run_id": run_id,
                      "panel": n == 0 and bool(ev.panel),
-                     "wall_seconds": round(time.monotonic() - started, 1)})
+                     "wall_seconds": round(time.monotonic() - started, 1),
+                     "base_pass_seconds": base_pass_seconds(stored.results())})
     verdicts = _verdicts(store.get(runs[0]["run_id"])) if runs else {}
     return {"runs": runs, "verdicts": verdicts}
+
+
+def base_pass_seconds(results: dict[str, Any]) -> float:
+    """The part of an evaluation's wall time spent computing the base's answers, which the
+    base cache keeps for every later run on the same model: the base side's seconds, times the
+    share of its requests that missed the cache (all of them in a plan's first evaluation,
+    none after)."""
+    base = float((results.get("side_seconds") or {}).get("base") or 0.0)
+    cache = results.get("base_cache") or {}
+    hits, misses = int(cache.get("hits") or 0), int(cache.get("misses") or 0)
+    if hits + misses == 0:
+        return round(base, 1) if results.get("base_cache") is None else 0.0
+    return round(base * misses / (hits + misses), 1)
 
 
 def check_panel_data(plan: Any) -> None:

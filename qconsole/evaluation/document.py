@@ -101,6 +101,7 @@ def save_document(ctx: EvalContext, status: str, error: str | None = None) -> No
         "completed_suites": ctx.completed,
         "error": error,
         "base_cache": ctx.cache.stats() if ctx.cache is not None else None,
+        "side_seconds": {k: round(v, 1) for k, v in ctx.side_seconds.items()},
         "skipped": ctx.skipped,
         "data_sources": ctx.sources,
     }

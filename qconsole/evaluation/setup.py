@@ -79,6 +79,10 @@ class EvalContext:
     parallel: int = 1
     skipped: list[dict[str, str]] = field(default_factory=list)  # suites without data
     sources: dict[str, str] = field(default_factory=dict)  # benchmark suite -> data source
+    # wall seconds spent on each side: the base's share is a one-time cost per model once
+    # the base cache holds its answers (a cycle's time is judged without it)
+    side_seconds: dict[str, float] = field(default_factory=lambda: {"base": 0.0,
+                                                                    "adapter": 0.0})
     _pool: Any = None
 
     def decoding(self) -> Decoding:

@@ -10,6 +10,9 @@ dropping the KV cache: every difference must then be exactly zero.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -51,20 +54,27 @@ def run_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> None:
         ctx.emit("suite_done", suite=spec.name, comparison=comparison.to_dict())
 
 
-def switch_side(ctx: EvalContext, side: str) -> None:
-    """Set the side's adapter (None for the base); the KV cache is dropped either way."""
+@contextmanager
+def on_side(ctx: EvalContext, side: str) -> Iterator[None]:
+    """Switch to ``side`` (the adapter, or None for the base; the KV cache is dropped either
+    way) and add the wall time spent there to ``ctx.side_seconds``."""
     ctx.engine.set_adapter(ctx.adapter_gguf if side == "adapter" else None)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        ctx.side_seconds[side] = ctx.side_seconds.get(side, 0.0) + time.monotonic() - started
 
 
 def _generation_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[ItemResult]:
     replies: dict[str, dict[str, Any]] = {"base": {}, "adapter": {}}
     for side in ("base", "adapter"):
-        switch_side(ctx, side)
         progress.update(side, 0, force=True)
         def on_done(n: int, side: str = side) -> None:
             progress.update(side, n)
 
-        answers = generate_items(ctx, p.gen_items, side, on_done)
+        with on_side(ctx, side):
+            answers = generate_items(ctx, p.gen_items, side, on_done)
         for item in p.gen_items:
             gen, cached = answers[item.item_id]
             reply = gen.text.strip()
@@ -103,18 +113,18 @@ def _benchmark_suite(ctx: EvalContext, p: Prepared, progress: Progress) -> list[
     limit = p.spec.limit or ctx.request.limit
     per_side: dict[str, dict[str, Any]] = {}
     for side in ("base", "adapter"):
-        switch_side(ctx, side)
         progress.update(side, 0, force=True)
 
         def on_progress(done: int, total: int, side: str = side) -> None:
             progress.update(side, p.n_items * done / max(1, total))
 
-        lm = ctx.engine.lm_eval_model() if ctx.request.engine == "vllm" else llama_lm(
-            ctx.engine, progress=on_progress, cancel=ctx.cancel,
-            cache=ctx.cache if side == "base" else None,
-            pool=ctx.pool if ctx.parallel > 1 else None)
-        built = p.built if side == "base" else None  # a Task keeps per-run state: fresh ones
-        results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
+        with on_side(ctx, side):
+            lm = ctx.engine.lm_eval_model() if ctx.request.engine == "vllm" else llama_lm(
+                ctx.engine, progress=on_progress, cancel=ctx.cancel,
+                cache=ctx.cache if side == "base" else None,
+                pool=ctx.pool if ctx.parallel > 1 else None)
+            built = p.built if side == "base" else None  # a Task keeps per-run state
+            results = evaluate(lm, p.bench_tasks, limit=limit, built=built)
         p.built = None
         per_side[side] = results
         summary = lm_eval_summary(results)

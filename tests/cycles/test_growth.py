@@ -135,3 +135,45 @@ def test_cycle_time_target_reads_the_one_seed_cycle_when_several_seeds_are_train
     assert "MET: cycle 1 in at most 12 minutes: measured 11 min 24 s with one seed " \
            "(27 min 04 s with all 3 seeds)" in text
     assert "MISSED: cycle 2 in at most 12 minutes: measured 27 min 04 s" in text
+
+
+def test_cycle_time_target_reads_the_cycle_with_the_base_side_cached():
+    """The base's answers are computed once per model (the first cycle's evaluation) and read
+    from the cache afterwards; the target reads the cycle without that one-time pass, and the
+    line shows both figures."""
+    from types import SimpleNamespace as NS
+
+    from qconsole.cycles.report import _Md, _targets, cached_cycle_seconds
+
+    walls = {"probe": 20.0, "check": 1.0, "corrections": 2.0, "train": 900.0,
+             "evaluate": 1100.0, "record": 1.0}
+    first = NS(cycle=1, wall_seconds=walls, train_seconds=None, seed_runs=[(0, 0), (1, 0)],
+               first_seed_seconds={"train": 240.0, "evaluate": 700.0, "base_pass": 300.0})
+    later = NS(cycle=2, wall_seconds=walls, train_seconds=None, seed_runs=[(0, 0), (1, 0)],
+               first_seed_seconds={"train": 240.0, "evaluate": 460.0, "base_pass": 0.0})
+    old = NS(cycle=3, wall_seconds=walls, train_seconds=None, seed_runs=[(0, 0), (1, 0)],
+             first_seed_seconds={"train": 240.0, "evaluate": 460.0})
+    assert cached_cycle_seconds(first) == 24.0 + 240.0 + 700.0 - 300.0
+    assert cached_cycle_seconds(later) == 24.0 + 240.0 + 460.0
+    assert cached_cycle_seconds(old) is None  # a ledger from before per-side times
+    md = _Md()
+    _targets(md, NS(cycles=[first, later, old]), [], [], 3)
+    text = "".join(md.parts)
+    assert ("MET: cycle 1 in at most 12 minutes: measured 16 min 04 s with one seed "
+            "(33 min 44 s with all 2 seeds); 11 min 04 s with the base side cached (the base's "
+            "one-time pass took 5 min 00 s)") in text
+    assert "MISSED: cycle 2 in at most 12 minutes: measured 12 min 04 s with one seed" in text
+    assert "MISSED: cycle 3" in text and "base side cached" not in text.split("cycle 3")[1]
+
+
+def test_base_pass_is_the_base_sides_share_that_missed_the_cache():
+    from qconsole.cycles.train_eval import base_pass_seconds
+
+    assert base_pass_seconds({"side_seconds": {"base": 300.0, "adapter": 310.0},
+                              "base_cache": {"hits": 0, "misses": 900}}) == 300.0
+    assert base_pass_seconds({"side_seconds": {"base": 12.0},
+                              "base_cache": {"hits": 900, "misses": 0}}) == 0.0
+    assert base_pass_seconds({"side_seconds": {"base": 100.0},
+                              "base_cache": {"hits": 300, "misses": 100}}) == 25.0
+    assert base_pass_seconds({"side_seconds": {"base": 80.0}, "base_cache": None}) == 80.0
+    assert base_pass_seconds({}) == 0.0  # a run from before per-side times

@@ -101,17 +101,34 @@ def test_targets_say_when_a_gain_only_reaches_the_constant_baseline_and_the_inte
     real = NS(diff=0.40, p_value=1e-5, baseline=0.50, adapter_acc=0.70, n=80)
     # the growth proof's cycle 3: 45 of 80 right where always "No" scores 41 of 80
     mostly_no = NS(diff=0.362, p_value=2e-4, baseline=0.5125, adapter_acc=0.5625, n=80)
-    fc = lambda lo, hi: NS(diff_points=0.2, comparison=NS(diff_ci=(lo, hi)))  # noqa: E731
+    def fc(lo: float, hi: float, d: float = 0.2) -> NS:
+        return NS(diff_points=d, comparison=NS(diff_ci=(lo, hi), significant=lo > 0 or hi < 0))
+
     md = _Md()
     _targets(md, g, [(1, "syllogism", yes_only), (2, "other", real), (3, "syl", mostly_no)],
-             [(1, fc(-0.004, 0.008), 1500), (2, fc(-0.02, 0.024), 1500)], 1)
+             [(1, fc(-0.004, 0.008), 1500), (2, fc(-0.02, 0.024), 1500),
+              (3, fc(0.010, 0.049, 2.9), 1500), (4, fc(-0.035, -0.005, -2.0), 1500)], 1)
     text = "".join(md.parts)
     assert "baseline is 53.0%: the adapter does NOT beat it" in text
     assert "baseline is 50.0%: the adapter beats it (binomial p 0.0" in text
     assert "baseline is 51.2%: the adapter is above it but not significantly (binomial p " \
            "0.2" in text and "the gain is the answer format, not the skill" in text
-    assert "on 1500 items (the 95% interval lies within 1 point)" in text
-    assert "(the 95% interval reaches past 1 point" in text
+    # forgetting is a drop: a rise meets the target and is named; a 2-point drop misses it
+    assert "MET: cycle 1 forgetting within 1 point on a >= 1500-item log-likelihood panel: " \
+           "measured +0.2 points [-0.4, +0.8] on 1500 items (the 95% interval rules out a " \
+           "drop of more than 1 point)" in text
+    assert "MET: cycle 2 forgetting" in text and "(the 95% interval reaches a drop of more " \
+           "than 1 point: that much forgetting is not ruled out)" in text
+    assert "MET: cycle 3 forgetting" in text and "the panel rose significantly" in text
+    assert "MISSED: cycle 4 forgetting within 1 point" in text
+
+
+def test_minutes_are_rounded_once_so_no_cell_reads_sixty_seconds():
+    from qconsole.cycles.report import _minutes
+
+    assert _minutes(1079.6) == "18 min 00 s"
+    assert _minutes(813.4) == "13 min 33 s"
+    assert _minutes(None) == "n/a"
 
 
 def test_cycle_time_target_reads_the_one_seed_cycle_when_several_seeds_are_trained():
@@ -177,3 +194,28 @@ def test_base_pass_is_the_base_sides_share_that_missed_the_cache():
                               "base_cache": {"hits": 300, "misses": 100}}) == 25.0
     assert base_pass_seconds({"side_seconds": {"base": 80.0}, "base_cache": None}) == 80.0
     assert base_pass_seconds({}) == 0.0  # a run from before per-side times
+
+
+def test_the_panel_table_shows_each_benchmark_beside_the_pooled_row():
+    """The growth proof's panel rose 3 points pooled; the per-benchmark rows show it came from
+    LAMBADA (the last word of a passage), not WinoGrande, so a reader can see where."""
+    from types import SimpleNamespace as NS
+
+    from qconsole.cycles.report import _forgetting, _Md
+    from qconsole.evaluation.results import ItemResult
+
+    def items(suite: str, flips_up: int, flips_down: int, same: int) -> list[ItemResult]:
+        pairs = [(False, True)] * flips_up + [(True, False)] * flips_down + [(True, True)] * same
+        return [ItemResult(f"{suite}:{n}", suite, b, a, meta={"panel": True, "kind": "benchmark"})
+                for n, (b, a) in enumerate(pairs)]
+
+    run = items("lambada_openai", 30, 5, 65) + items("winogrande", 10, 10, 80)
+    c = NS(cycle=1, run=NS(items=lambda: run))
+    g = NS(cycles=[c], summary=lambda _c: NS(bleed=None))
+    md = _Md()
+    out = _forgetting(md, g)
+    text = "".join(md.parts)
+    assert [(k, n) for k, _, n in out] == [(1, 200)]  # the target reads the pooled row only
+    assert "| 1 | log-likelihood | lambada_openai, winogrande | 200 |" in text
+    assert "| 1 | one benchmark | lambada_openai | 100 | 70.0% | 95.0% | +25.0 |" in text
+    assert "| 1 | one benchmark | winogrande | 100 | 90.0% | 90.0% | +0.0 |" in text

@@ -12,6 +12,7 @@ too, because on a shared machine wall time is noisy.
     .venv/bin/python benchmarks/train.py                 # CPU: qconsole vs TRL, then GPU if any
     .venv/bin/python benchmarks/train.py --examples 64 --repeats 2
     .venv/bin/python benchmarks/train.py --objective dpo # DPO: dpo_loop.py vs TRL's DPOTrainer
+    .venv/bin/python benchmarks/train.py --sharing       # shared-prefix rows vs plain rows
 
 ``--objective dpo`` measures preference training the same way: the same chain-sum questions as
 pairs (chosen: the worked answer; rejected: the same steps ending in a wrong total), the same
@@ -121,6 +122,19 @@ def tokenized(n: int, max_seq_len: int):
     return path, build_training_set(make_examples(n), template, chat_tok, max_seq_len=max_seq_len)
 
 
+def from_sessions(args):
+    """A workspace's corrections (``--sessions``, plus ``--replay``) as training builds them:
+    e.g. the growth proof's, to measure on the set a cycle really trains on."""
+    from qconsole.training.pipeline import prepare
+    from qconsole.training.request import TrainRequest
+    from qconsole.training.settings import TrainSettings
+
+    prepared = prepare(TrainRequest(
+        settings=TrainSettings(max_seq_len=args.max_seq_len), sessions_dir=Path(args.sessions),
+        replay=Path(args.replay) if args.replay else None, replay_max=args.replay_max))
+    return prepared.gguf_path, prepared.training_set
+
+
 def settings(args):
     from qconsole.training.settings import settings_for
 
@@ -144,7 +158,10 @@ def start_child(args, tokenize):
 
     s = settings(args)
     torch.set_num_threads(s.threads or torch.get_num_threads())
-    path, data = tokenize(args.examples, args.max_seq_len)
+    if getattr(args, "sessions", None) and tokenize is tokenized:
+        path, data = from_sessions(args)
+    else:
+        path, data = tokenize(args.examples, args.max_seq_len)
     model, tokenizer = load_hf_model(path)
     return s, data, model, tokenizer, use_bf16(s.bf16)
 
@@ -160,7 +177,7 @@ def with_lora(model, s):
     return get_peft_model(model, lora_config(s))
 
 
-def child_qconsole(args) -> dict:
+def child_qconsole(args, share_prefixes: bool = True) -> dict:
     import torch
 
     from qconsole.training.loop import train_loop
@@ -168,12 +185,14 @@ def child_qconsole(args) -> dict:
     s, ts, model, _, bf16 = start_child(args, tokenized)
     model = with_lora(model, s)
     cpu0, t0 = time.process_time(), time.perf_counter()
-    loop = train_loop(model, ts.examples, s, autocast_dtype=torch.bfloat16 if bf16 else None)
+    loop = train_loop(model, ts.examples, s, autocast_dtype=torch.bfloat16 if bf16 else None,
+                      share_prefixes=share_prefixes)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     tokens = ts.summary.total_tokens * args.epochs
-    return {"name": "qconsole", "tokens": tokens, "wall_s": wall, "cpu_s": cpu,
-            "steps": loop.steps, "final_loss": loop.final_loss, "bf16": bf16,
-            "threads": torch.get_num_threads(), "peak_rss_mib": peak_rss_mib()}
+    return {"name": "qconsole" if share_prefixes else "qconsole-plain", "tokens": tokens,
+            "wall_s": wall, "cpu_s": cpu, "steps": loop.steps, "final_loss": loop.final_loss,
+            "bf16": bf16, "threads": torch.get_num_threads(), "peak_rss_mib": peak_rss_mib(),
+            "shared_tokens": loop.shared_tokens}
 
 
 def child_trl(args) -> dict:
@@ -327,6 +346,9 @@ def run_child(name: str, args) -> dict:
             "--max-seq-len", str(args.max_seq_len), "--bf16", args.bf16,
             "--objective", args.objective, "--held-out", str(args.held_out),
             "--dpo-objective", args.dpo_objective]
+    if args.sessions:
+        argv += ["--sessions", args.sessions, "--replay-max", str(args.replay_max)]
+        argv += ["--replay", args.replay] if args.replay else []
     if args.threads:
         argv += ["--threads", str(args.threads)]
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
@@ -373,12 +395,18 @@ def main(argv: list[str] | None = None) -> int:
                         "loss; TRL's side stays plain DPO)")
     p.add_argument("--held-out", type=int, default=32,
                    help="dpo: pairs on other questions, scored before/after (not trained on)")
+    p.add_argument("--sharing", action="store_true",
+                   help="shared-prefix rows against the same loop with every example whole")
+    p.add_argument("--sessions", default=None,
+                   help="train on this workspace's corrections (its sessions folder)")
+    p.add_argument("--replay", default=None, help="with --sessions: a replay JSONL file")
+    p.add_argument("--replay-max", type=int, default=25)
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     if args.child:
-        if args.child == "qconsole":
-            result = child_qconsole(args)
+        if args.child in ("qconsole", "qconsole-plain"):
+            result = child_qconsole(args, share_prefixes=args.child == "qconsole")
         elif args.child == "trl":
             result = child_trl(args)
         elif args.child == "qconsole-dpo":
@@ -392,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.objective == "dpo":
         return main_dpo(args)
+    if args.sharing:
+        return main_sharing(args)
     print(f"data: {args.examples} chain-sum corrections with 0-3 turns of context, batch "
           f"{args.batch_size}, {args.epochs} epoch(s), LoRA r16 alpha 32 all linear, "
           f"bf16 {args.bf16}")
@@ -426,6 +456,29 @@ def main(argv: list[str] | None = None) -> int:
     if "skipped" not in peft_gpu and "skipped" not in unsloth:
         ratio = (unsloth["tokens"] / unsloth["wall_s"]) / (peft_gpu["tokens"] / peft_gpu["wall_s"])
         print(f"  ratio Unsloth/PEFT: {ratio:.2f}x tokens/s")
+    return 0
+
+
+def main_sharing(args) -> int:
+    """Shared-prefix rows (packing.py) against plain packed rows: same loop, data, seed."""
+    data = (f"the corrections in {args.sessions}" if args.sessions else
+            f"{args.examples} chain-sum corrections with 0-3 turns of context")
+    print(f"data: {data}, batch {args.batch_size}, {args.epochs} epoch(s), bf16 {args.bf16}")
+    runs: dict[str, list[dict]] = {"qconsole-plain": [], "qconsole": []}
+    for _ in range(args.repeats):
+        for name in runs:
+            runs[name].append(run_child(name, args))
+    plain, shared = best(runs["qconsole-plain"]), best(runs["qconsole"])
+    print("  " + show(plain))
+    print("  " + show(shared))
+    if "skipped" in plain or "skipped" in shared:
+        print("  ratio: skipped (see above)")
+        return 1
+    print(f"  shared prefixes: {shared['shared_tokens']} of {shared['tokens']} tokens computed "
+          f"once less ({shared['shared_tokens'] / shared['tokens']:.0%}); ratio shared/plain "
+          f"{plain['wall_s'] / shared['wall_s']:.2f}x wall, "
+          f"{plain['cpu_s'] / shared['cpu_s']:.2f}x per CPU-second; final loss "
+          f"{shared['final_loss']:.4f} vs {plain['final_loss']:.4f}")
     return 0
 
 

@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qconsole.training.dataset import TokenizedExample
-from qconsole.training.packing import DEFAULT_ROW_TOKENS, pack_rows
+from qconsole.training.packing import (
+    DEFAULT_ROW_TOKENS,
+    attention_for,
+    can_share_prefixes,
+    pack_rows,
+)
 from qconsole.training.schedule import ScheduledStep, StepSchedule, TrainingCancelled, lr_at
 from qconsole.training.settings import TrainSettings
 
@@ -63,6 +68,7 @@ class LoopResult:
     losses: list[float] = field(default_factory=list)
     tokens: int = 0
     trained_tokens: int = 0
+    shared_tokens: int = 0  # of ``tokens``, those a shared-prefix row computed only once
     elapsed_s: float = 0.0
 
     @property
@@ -85,6 +91,7 @@ class LoopResult:
             "last_step_loss": self.losses[-1] if self.losses else None,
             "tokens": self.tokens,
             "trained_tokens": self.trained_tokens,
+            "shared_tokens": self.shared_tokens,
             "elapsed_s": round(self.elapsed_s, 2),
             "tokens_per_s": round(self.tokens_per_s, 1),
         }
@@ -127,6 +134,7 @@ def train_loop(
     autocast_dtype: Any = None,
     row_tokens: int = DEFAULT_ROW_TOKENS,
     model_loss: bool = False,
+    share_prefixes: bool = True,
     on_step: Callable[[StepInfo], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     sync_grads: Callable[[list[Any]], None] | None = None,
@@ -137,6 +145,9 @@ def train_loop(
     ``labels`` (for patched models such as Unsloth's, whose fused loss is the point and whose
     attention may not honour packed ``position_ids``); otherwise packed rows and logits only at
     trained positions.
+
+    ``share_prefixes``: rows hold the examples' common prompt prefixes once (packing.py), where
+    the model's attention takes the mask that needs; the loss is the same, the work less.
 
     ``sync_grads``: called with the trainable parameters once per optimizer step, after the
     step's backward passes and before clipping; data-parallel training averages the gradients
@@ -155,11 +166,13 @@ def train_loop(
     schedule = StepSchedule(len(examples), settings)
     result = LoopResult(steps=0, epochs=schedule.epochs)
     model.train()
+    share = share_prefixes and not model_loss and can_share_prefixes(model)
     start = time.perf_counter()
     for sched in schedule.steps(optimizer, should_stop):
         step = sched.step
         rows = pack_rows(
-            [examples[i] for i in sched.batch], row_tokens=0 if model_loss else row_tokens
+            [examples[i] for i in sched.batch], row_tokens=0 if model_loss else row_tokens,
+            share_prefixes=share,
         )
         n_targets = sum(r.n_targets for r in rows)
         loss_sum = 0.0
@@ -180,6 +193,7 @@ def train_loop(
                     out = model(
                         input_ids=row.input_ids.to(device),
                         position_ids=row.position_ids.to(device),
+                        attention_mask=_on(attention_for(row, model), device),
                         logits_to_keep=row.keep.to(device),
                         use_cache=False,
                     )
@@ -189,7 +203,8 @@ def train_loop(
                 del logits
             (loss / n_targets).backward()
             loss_sum += float(loss.detach())
-            result.tokens += row.n_tokens
+            result.tokens += row.n_tokens + row.shared_tokens  # the examples' own tokens
+            result.shared_tokens += row.shared_tokens
             result.trained_tokens += row.n_targets
             del out, loss
         if sync_grads is not None:
@@ -211,4 +226,11 @@ def train_loop(
     model.eval()
     result.elapsed_s = time.perf_counter() - start
     return result
+
+
+def _on(mask: Any, device: str) -> Any:
+    """``attention_for``'s mask (None, a tensor or a mapping of them) on ``device``."""
+    if isinstance(mask, dict):
+        return {kind: m.to(device) for kind, m in mask.items()}
+    return None if mask is None else mask.to(device)
 

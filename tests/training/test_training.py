@@ -193,6 +193,89 @@ def test_packing_gives_the_same_loss_as_one_example_at_a_time():
     assert packed == pytest.approx(single, rel=1e-4)
 
 
+def _alike_examples(n: int, seed: int = 0) -> list[TokenizedExample]:
+    """Examples as the chat template makes them: one preamble, a few question stems, then
+    their own tokens (paths longer than the tiny model's sliding window of 8)."""
+    rng = random.Random(seed)
+    preamble = [2, 11, 12, 13, 14, 15, 16]
+    stems = [[20, 21, 22], [20, 21, 23, 24], [30]]
+    out = []
+    for i in range(n):
+        own = [rng.randrange(40, 320) for _ in range(rng.randrange(1, 6))]
+        prompt = preamble + rng.choice(stems) + own
+        if i == 1:
+            prompt = list(out[0].input_ids[:out[0].prompt_len])  # the same prompt twice
+        reply = [rng.randrange(40, 320) for _ in range(rng.randrange(2, 7))]
+        ex = TrainingExample((), f"u{i}", f"t{i}")
+        out.append(TokenizedExample(ex, "p", "c", tuple(prompt + reply), len(prompt)))
+    return out
+
+
+def _row_loss(model, row):
+    import torch.nn.functional as F
+
+    from qconsole.training.packing import attention_for
+
+    logits = model(input_ids=row.input_ids, position_ids=row.position_ids,
+                   attention_mask=attention_for(row, model), logits_to_keep=row.keep,
+                   use_cache=False).logits[0]
+    return F.cross_entropy(logits.float(), row.targets, reduction="sum")
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_shared_prefix_rows_give_the_same_loss_and_gradients_with_fewer_tokens(attention):
+    """The shared-prefix layout is an optimisation only: the loss and every LoRA gradient
+    match the plain packed row (itself checked against one example at a time above)."""
+    settings = settings_for(rank=4, alpha=8.0, dropout=0.0, bf16="off")
+    model = _tiny_model()
+    model.config._attn_implementation = attention
+    model = _peft(model, settings)
+    examples = _alike_examples(6)
+    [plain] = pack_rows(examples, row_tokens=10_000)
+    [shared] = pack_rows(examples, row_tokens=10_000, share_prefixes=True)
+    assert plain.parents is None and shared.parents is not None
+    assert shared.n_tokens + shared.shared_tokens == plain.n_tokens
+    assert shared.shared_tokens >= 5 * 7  # the preamble at least, after the first example
+    assert shared.n_targets == plain.n_targets == sum(e.n_completion for e in examples)
+    grads = []
+    for row in (plain, shared):
+        model.zero_grad()
+        loss = _row_loss(model, row)
+        loss.backward()
+        grads.append((loss.item(), [p.grad.clone() for p in model.parameters()
+                                    if p.requires_grad]))
+    (a, ga), (b, gb) = grads
+    assert a == pytest.approx(b, rel=1e-5)
+    for x, y in zip(ga, gb, strict=True):
+        assert (x - y).abs().max().item() <= 1e-5 * max(1.0, x.abs().max().item())
+
+
+def test_prefix_sharing_is_used_only_where_the_attention_reads_an_explicit_mask():
+    from qconsole.training.packing import can_share_prefixes
+
+    model = _tiny_model()
+    assert can_share_prefixes(model)
+    model.config._attn_implementation = "flash_attention_2"
+    assert not can_share_prefixes(model)
+    # nothing in common (or one example alone): the plain row, the model's own mask
+    [row] = pack_rows(_examples(1), share_prefixes=True)
+    assert row.parents is None and row.shared_tokens == 0
+
+
+def test_the_loop_reports_the_shared_tokens_and_trains_the_same_either_way():
+    settings = settings_for(batch_size=3, epochs=2, min_steps=0, learning_rate=5e-3,
+                            warmup_ratio=0.0, dropout=0.0, bf16="off")
+    examples = _alike_examples(6, seed=2)
+    results = []
+    for share in (False, True):
+        model = _peft(_tiny_model(), settings)
+        results.append(train_loop(model, examples, settings, share_prefixes=share))
+    plain, shared = results
+    assert plain.shared_tokens == 0 < shared.shared_tokens
+    assert plain.tokens == shared.tokens == 2 * sum(e.n_tokens for e in examples)
+    assert shared.losses == pytest.approx(plain.losses, rel=1e-4)
+
+
 def test_pack_rows_respects_the_cap_and_keeps_every_example():
     examples = _examples(12, seed=3)
     rows = pack_rows(examples, row_tokens=40)

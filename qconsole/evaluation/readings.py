@@ -215,7 +215,8 @@ def _gym(checker: Checker, reply: str) -> Reading:
     for c in candidates:
         if score_gym_answer(checker, c):
             return Reading(False, True, strict_answer, c)
-    return Reading(False, False, strict_answer, candidates[0] if candidates else None)
+    # a wrong cued answer is still an answer (a reasoning error, not a format one)
+    return Reading(False, False, strict_answer, candidates[0] if candidates else strict_answer)
 
 
 def _sentences(text: str) -> list[str]:

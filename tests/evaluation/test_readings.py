@@ -201,6 +201,14 @@ def test_gym_readings():
     assert both(kk.checker, f"The answer is {oracle}") == (True, True)
     assert both(kk.checker, "Nobody knows.") == (False, False)
 
+    # a wrong word answer after the cue is read (what the failure kinds and the constant
+    # baseline count), not taken for no answer at all
+    fam = build_gym_suite(preset("family_relationships", size=1, seed=5000)).items[0]
+    wrong = "husband" if fam.checker.answer.lower() != "husband" else "son"
+    r = read(fam.checker, f"The answer is {wrong}.")
+    assert (r.strict, r.flexible, r.answer) == (False, False, wrong)
+    assert both(fam.checker, f"The answer is {fam.checker.answer}.") == (True, True)
+
 
 def _record(base: dict | None, adapter: dict | None, base_ok=False, adapter_ok=False):
     meta = {} if base is None else {"base": base, "adapter": adapter}

@@ -11,7 +11,9 @@ A suite's answer set is closed when every item's reference is
 - yes/no (a ``boolean`` checker, or ``exact``/``gym`` items whose answers are all yes or no),
 - an option letter (``choice``), or
 - a whole number, all within a range of at most ``MAX_INTEGER_SPAN`` + 1 values (``numeric`` or
-  ``gym``), e.g. counting tasks.
+  ``gym``), e.g. counting tasks, or
+- one word out of at most ``MAX_WORDS``, each used about twice or more (``gym``, case ignored), e.g.
+  family_relationships' "wife", "son", "mother": always "wife" scores 20% of its held-out items.
 The baseline is the share of the majority reference answer (the best constant answer on these
 items). Beside it: how often each side's answer (the flexible reading) *was* that answer, which
 shows an adapter that learned to say "Yes". Log-likelihood benchmarks have no such reading here.
@@ -28,13 +30,14 @@ from qconsole.evaluation.checkers import parse_number, yes_no
 from qconsole.evaluation.results import ItemResult
 
 MAX_INTEGER_SPAN = 20
+MAX_WORDS = 20
 
 
 @dataclass(frozen=True)
 class Baseline:
     """Always answering ``answer`` scores ``share`` on these ``n`` items."""
 
-    kind: str  # "yes/no", "choice" or "integer range"
+    kind: str  # "yes/no", "choice", "integer range" or "word"
     answer: str
     share: float
     n: int
@@ -65,12 +68,15 @@ def _key(kind: str, text: str | None) -> str | None:
     if kind == "choice":
         t = text.strip().strip("()").upper()
         return t if len(t) == 1 and t.isalpha() else None
+    if kind == "word":
+        t = text.strip().strip(".!\"'").lower()
+        return t if t.isalpha() else None
     value = parse_number(text.strip().replace(" ", ""))
     return str(value.numerator) if value is not None and value.denominator == 1 else None
 
 
 def answer_set_kind(records: Iterable[ItemResult]) -> str | None:
-    """"yes/no", "choice", "integer range" or None (an open answer set)."""
+    """"yes/no", "choice", "integer range", "word" or None (an open answer set)."""
     records = list(records)
     if not records:
         return None
@@ -88,6 +94,11 @@ def answer_set_kind(records: Iterable[ItemResult]) -> str | None:
             values = [int(k) for k in keys if k is not None]
             if max(values) - min(values) <= MAX_INTEGER_SPAN:
                 return "integer range"
+    if scorers == {"gym"}:  # a generated family's labels; a quiz's open answers are not a set
+        words = [_key("word", ref) for ref in refs]
+        if all(w is not None for w in words) and len(set(words)) <= min(
+                MAX_WORDS, len(refs) // 2):
+            return "word"
     return None
 
 

@@ -147,6 +147,14 @@ def test_closed_answer_sets():
     assert answer_set_kind([_rec(0, "numeric", "-15"), _rec(1, "numeric", "30")]) is None
     assert answer_set_kind([_rec(0, "exact", "Paris"), _rec(1, "exact", "no")]) is None
     assert answer_set_kind([_rec(0, "numeric", "2.5")]) is None
+    # a generated family's relation words are a closed set; a handful of distinct words is not
+    words = ["wife", "Son", "mother", "wife", "husband", "son.", "wife", "son"]
+    assert answer_set_kind([_rec(i, "gym", w) for i, w in enumerate(words)]) == "word"
+    assert answer_set_kind([_rec(i, "gym", w) for i, w in enumerate(["wife", "son", "aunt"])]
+                           ) is None
+    assert answer_set_kind([_rec(i, "exact", w) for i, w in enumerate(words)]) is None
+    b = constant_baseline([_rec(i, "gym", w) for i, w in enumerate(words)])
+    assert (b.kind, b.answer, b.share) == ("word", "wife", 3 / 8)
     b = constant_baseline([_rec(0, "choice", "A"), _rec(1, "choice", "B"),
                            _rec(2, "choice", "B"), _rec(3, "choice", "(b)")])
     assert (b.answer, b.share, b.base_share) == ("B", 0.75, None)

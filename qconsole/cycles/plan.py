@@ -218,6 +218,10 @@ class CyclePlan:
                                     f"{self.resolve(t.probes.file)}")
         for cfg in self.transfer_gym():
             _gym(cfg, f"{source}: transfer suite {cfg['suite']}")
+        replay = self.model.training.replay
+        if replay is not None and not self.resolve(replay).is_file():
+            # found here, not by the first training after the probes have run
+            raise QConsoleError(f"{source}: training.replay: no file {self.resolve(replay)}")
         from qconsole.training.settings import settings_for
 
         try:

@@ -67,3 +67,31 @@ def test_a_bad_plan_is_one_line_naming_the_problem(tmp_path, change, message):
 def test_a_missing_plan_file_is_one_line(tmp_path):
     with pytest.raises(QConsoleError, match="no plan file"):
         load_plan(tmp_path / "nope.yaml")
+
+
+def test_a_missing_replay_file_is_refused_before_anything_runs(tmp_path):
+    text = PLAN.replace("training: {preset: quick,",
+                        "training: {replay: gone.jsonl, preset: quick,")
+    with pytest.raises(QConsoleError, match="training.replay: no file .*gone.jsonl"):
+        load_plan(write(tmp_path, text))
+
+
+def test_the_shipped_growth_plan_reads_and_its_replay_matches_its_prompts():
+    """plans/growth.yaml is what scripts/growth_proof.sh runs: it must read, and its self-replay
+    file must hold the base's reply to every prompt of plans/replay/ordinary_prompts.yaml, in
+    order (scripts/make_self_replay.sh writes it; a prompt added without rerunning it is lost)."""
+    from pathlib import Path
+
+    import yaml
+
+    from qconsole.training.examples import load_replay
+
+    root = Path(__file__).resolve().parents[2] / "plans"
+    plan = load_plan(root / "growth.yaml")
+    training = plan.model.training
+    replay = load_replay(plan.resolve(training.replay))
+    prompts = [i["prompt"] for i in
+               yaml.safe_load((root / "replay" / "ordinary_prompts.yaml").read_text())["items"]]
+    assert [ex.user for ex in replay] == prompts
+    assert all(ex.target.strip() for ex in replay)
+    assert training.replay_max <= len(replay)
